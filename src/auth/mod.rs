@@ -1,0 +1,186 @@
+//! Client-facing authentication against `[[users]]`: SCRAM-SHA-256 (pgwire's
+//! server-side SCRAM) or md5.
+//!
+//! The salted password of each user is computed once when the configuration
+//! is loaded, so a connecting client costs two HMACs, not a PBKDF2 run.
+//! An unknown user goes through the same exchange against a throwaway secret
+//! and gets the same error as a wrong password: no user enumeration.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use pgwire::api::auth::md5pass::hash_md5_password;
+use pgwire::api::auth::sasl::scram::{gen_salted_password, ScramSecret, ScramServerAuth};
+use rand::RngCore;
+
+use crate::config::{AuthMethod, Config};
+use crate::error::ClientError;
+use crate::protocol::messages::{self, cstr, u32_at};
+use crate::protocol::ProtocolError;
+use crate::session::client::ClientConn;
+
+const SCRAM_ITERATIONS: usize = 4096;
+const MECHANISM: &str = "SCRAM-SHA-256";
+
+/// A user pgsplit accepts, with what it needs to verify and to connect onward.
+pub struct UserEntry {
+    pub name: String,
+    pub password: String,
+    pub method: AuthMethod,
+    salt: Vec<u8>,
+    salted_password: Vec<u8>,
+}
+
+impl std::fmt::Debug for UserEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserEntry")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl UserEntry {
+    fn new(name: &str, password: &str, method: AuthMethod) -> UserEntry {
+        let mut salt = vec![0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salted_password = gen_salted_password(password, &salt, SCRAM_ITERATIONS);
+        UserEntry {
+            name: name.to_owned(),
+            password: password.to_owned(),
+            method,
+            salt,
+            salted_password,
+        }
+    }
+
+    fn scram_secret(&self) -> ScramSecret {
+        ScramSecret::SaltedPassword {
+            salt: self.salt.clone(),
+            salted_password: self.salted_password.clone(),
+        }
+    }
+}
+
+/// All users, built once per configuration (re)load.
+#[derive(Debug)]
+pub struct Credentials {
+    users: HashMap<String, Arc<UserEntry>>,
+    /// Stands in for unknown users so they cannot be told from wrong passwords.
+    decoy: Arc<UserEntry>,
+}
+
+impl Credentials {
+    pub fn from_config(config: &Config) -> Credentials {
+        let users = config
+            .users
+            .iter()
+            .map(|u| {
+                let entry = UserEntry::new(&u.name, &u.secret().unwrap_or_default(), u.auth);
+                (u.name.clone(), Arc::new(entry))
+            })
+            .collect();
+        let mut junk = [0u8; 24];
+        rand::rng().fill_bytes(&mut junk);
+        let decoy_password: String = junk.iter().map(|b| format!("{b:02x}")).collect();
+        Credentials {
+            users,
+            decoy: Arc::new(UserEntry::new("", &decoy_password, AuthMethod::ScramSha256)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<UserEntry>> {
+        self.users.get(name).cloned()
+    }
+}
+
+/// Why authentication did not succeed.
+#[derive(Debug)]
+pub enum AuthFailure {
+    /// Wrong password or unknown user: 28P01, one message for both.
+    Rejected,
+    Client(ClientError),
+}
+
+impl From<ClientError> for AuthFailure {
+    fn from(e: ClientError) -> Self {
+        AuthFailure::Client(e)
+    }
+}
+
+/// Runs the exchange; on success AuthenticationOk has been queued in
+/// `client.wbuf` (not yet flushed).
+pub async fn authenticate(
+    client: &mut ClientConn,
+    creds: &Credentials,
+    user: &str,
+) -> Result<Arc<UserEntry>, AuthFailure> {
+    let entry = creds.get(user);
+    let known = entry.is_some();
+    let entry = entry.unwrap_or_else(|| creds.decoy.clone());
+    let ok = match entry.method {
+        AuthMethod::ScramSha256 => scram(client, &entry).await?,
+        AuthMethod::Md5 => md5(client, &entry, user).await?,
+    };
+    if ok && known {
+        messages::auth_ok(&mut client.wbuf);
+        Ok(entry)
+    } else {
+        Err(AuthFailure::Rejected)
+    }
+}
+
+async fn scram(client: &mut ClientConn, entry: &UserEntry) -> Result<bool, ClientError> {
+    messages::auth_sasl(&mut client.wbuf, MECHANISM);
+    client.flush().await?;
+    let body = client.read_password_message().await?;
+    let (mechanism, rest) = cstr(&body).ok_or(ProtocolError::Malformed("SASLInitialResponse"))?;
+    let len = u32_at(rest, 0).ok_or(ProtocolError::Malformed("SASLInitialResponse"))? as usize;
+    let data = rest
+        .get(4..4 + len)
+        .ok_or(ProtocolError::Malformed("SASLInitialResponse"))?;
+    if mechanism != MECHANISM {
+        return Ok(false);
+    }
+    let server = ScramServerAuth::new();
+    let Ok((server_first, waiting)) =
+        server.on_client_first_message_with_secret(data, entry.scram_secret())
+    else {
+        return Ok(false);
+    };
+    messages::auth_sasl_continue(&mut client.wbuf, server_first.as_bytes());
+    client.flush().await?;
+    let body = client.read_password_message().await?;
+    match waiting.on_client_final_message(&body) {
+        Ok(server_final) => {
+            messages::auth_sasl_final(&mut client.wbuf, server_final.as_bytes());
+            Ok(true)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+async fn md5(client: &mut ClientConn, entry: &UserEntry, user: &str) -> Result<bool, ClientError> {
+    let mut salt = [0u8; 4];
+    rand::rng().fill_bytes(&mut salt);
+    messages::auth_md5(&mut client.wbuf, salt);
+    client.flush().await?;
+    let body = client.read_password_message().await?;
+    let (sent, _) = cstr(&body).ok_or(ProtocolError::Malformed("PasswordMessage"))?;
+    let expected = hash_md5_password(user, &entry.password, &salt);
+    Ok(constant_time_eq(sent.as_bytes(), expected.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The one message both failures produce.
+pub fn rejected(buf: &mut BytesMut, user: &str) {
+    messages::error(
+        buf,
+        "FATAL",
+        "28P01",
+        &format!("password authentication failed for user \"{user}\""),
+    );
+}

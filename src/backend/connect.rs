@@ -1,0 +1,193 @@
+//! Opening a backend connection: TCP (socket2 options), StartupMessage,
+//! authentication (SCRAM-SHA-256 via pgwire, md5, cleartext, trust), then the
+//! server's ParameterStatus and BackendKeyData up to ReadyForQuery.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use pgwire::api::auth::md5pass::hash_md5_password;
+use pgwire::api::auth::sasl::scram::ScramClientAuth;
+use tokio::net::{lookup_host, TcpStream};
+
+use super::{server_error, BackendConn, CancelKey};
+use crate::error::BackendError;
+use crate::protocol::messages::{self, u32_at};
+use crate::protocol::{tag, TxStatus};
+
+/// Everything needed to open one backend connection.
+#[derive(Debug, Clone)]
+pub struct ConnectParams {
+    pub addr: Arc<str>,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    /// Extra startup parameters (application_name, options…).
+    pub startup: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+pub async fn connect(p: &ConnectParams) -> Result<BackendConn, BackendError> {
+    match tokio::time::timeout(p.timeout, connect_inner(p)).await {
+        Ok(r) => r,
+        Err(_) => Err(BackendError::Timeout {
+            addr: p.addr.to_string(),
+            what: "connect and startup",
+        }),
+    }
+}
+
+async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
+    let addr = p.addr.to_string();
+    let connect_err = |source| BackendError::Connect {
+        addr: addr.clone(),
+        source,
+    };
+    let mut last = None;
+    let mut stream = None;
+    for sa in lookup_host(&*p.addr).await.map_err(connect_err)? {
+        match TcpStream::connect(sa).await {
+            Ok(s) => {
+                stream = Some((s, sa));
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let (mut stream, peer) = stream.ok_or_else(|| {
+        connect_err(last.unwrap_or_else(|| std::io::Error::other("address resolved to nothing")))
+    })?;
+    tune(&stream).map_err(connect_err)?;
+
+    let mut out = BytesMut::with_capacity(256);
+    let mut params: Vec<(&str, &str)> = vec![("user", &p.user), ("database", &p.database)];
+    params.extend(p.startup.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    messages::startup(&mut out, &params);
+    let mut conn = BackendConn {
+        stream: {
+            use tokio::io::AsyncWriteExt;
+            stream.write_all(&out).await.map_err(connect_err)?;
+            stream
+        },
+        rbuf: BytesMut::with_capacity(16 * 1024),
+        addr: p.addr.clone(),
+        key: CancelKey {
+            addr: peer,
+            pid: 0,
+            secret: Vec::new(),
+        },
+        params: Vec::new(),
+        applied: Vec::new(),
+        tx: TxStatus::Idle,
+        created: Instant::now(),
+    };
+    authenticate(&mut conn, &p.user, &p.password).await?;
+    finish_startup(&mut conn).await?;
+    Ok(conn)
+}
+
+/// TCP_NODELAY (latency of small request/response pairs) and keepalive
+/// (notice a dead server behind an idle pooled connection).
+fn tune(stream: &TcpStream) -> std::io::Result<()> {
+    let sock = socket2::SockRef::from(stream);
+    sock.set_tcp_nodelay(true)?;
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(30))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(3);
+    sock.set_tcp_keepalive(&ka)
+}
+
+async fn authenticate(
+    conn: &mut BackendConn,
+    user: &str,
+    password: &str,
+) -> Result<(), BackendError> {
+    let addr = conn.addr.to_string();
+    let auth_err = |message: String| BackendError::Auth {
+        addr: addr.clone(),
+        message,
+    };
+    let mut scram_first = None;
+    let mut scram_final = None;
+    loop {
+        let (t, body) = conn.read_message().await?;
+        match t {
+            tag::AUTHENTICATION => {}
+            tag::ERROR_RESPONSE => return Err(server_error(&conn.addr, &body)),
+            tag::NEGOTIATE_PROTOCOL_VERSION | tag::NOTICE_RESPONSE => continue,
+            other => return Err(auth_err(format!("unexpected message {:?}", other as char))),
+        }
+        let code = u32_at(&body, 0).ok_or_else(|| auth_err("short message".into()))?;
+        let data = &body[4..];
+        let mut out = BytesMut::new();
+        match code {
+            0 => return Ok(()),
+            3 => messages::password(&mut out, password),
+            5 => {
+                let salt = data
+                    .get(..4)
+                    .ok_or_else(|| auth_err("short md5 salt".into()))?;
+                messages::password(&mut out, &hash_md5_password(user, password, salt));
+            }
+            10 => {
+                let offers_scram = data.split(|&b| b == 0).any(|m| m == b"SCRAM-SHA-256");
+                if !offers_scram {
+                    return Err(auth_err(
+                        "server offers no SASL mechanism pgsplit supports".into(),
+                    ));
+                }
+                let (first, next) = ScramClientAuth::new(user.to_owned(), password.to_owned())
+                    .build_client_first()
+                    .map_err(|e| auth_err(e.to_string()))?;
+                messages::sasl_initial_response(&mut out, "SCRAM-SHA-256", first.as_bytes());
+                scram_first = Some(next);
+            }
+            11 => {
+                let state = scram_first
+                    .take()
+                    .ok_or_else(|| auth_err("SASLContinue out of order".into()))?;
+                let (fin, next) = state
+                    .build_client_final(data)
+                    .map_err(|e| auth_err(e.to_string()))?;
+                messages::sasl_response(&mut out, fin.as_bytes());
+                scram_final = Some(next);
+            }
+            12 => {
+                let state = scram_final
+                    .take()
+                    .ok_or_else(|| auth_err("SASLFinal out of order".into()))?;
+                state
+                    .verify_server_final(data)
+                    .map_err(|e| auth_err(e.to_string()))?;
+                continue;
+            }
+            other => {
+                return Err(auth_err(format!(
+                    "unsupported authentication request {other}"
+                )))
+            }
+        }
+        conn.write_all(&out).await?;
+    }
+}
+
+async fn finish_startup(conn: &mut BackendConn) -> Result<(), BackendError> {
+    loop {
+        let (t, body) = conn.read_message().await?;
+        match t {
+            tag::PARAMETER_STATUS => {
+                if let Some((k, v)) = messages::parameter(&body) {
+                    conn.params.push((k.to_owned(), v.to_owned()));
+                }
+            }
+            tag::BACKEND_KEY_DATA => {
+                conn.key.pid = u32_at(&body, 0).unwrap_or(0);
+                conn.key.secret = body.get(4..).unwrap_or_default().to_vec();
+            }
+            tag::READY_FOR_QUERY => return Ok(()),
+            tag::ERROR_RESPONSE => return Err(server_error(&conn.addr, &body)),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! `proxy.toml`: the schema, its defaults and validation.
+//!
+//! Each section is its own struct so that each component receives only the
+//! part it consumes. Unknown keys are rejected by serde (`deny_unknown_fields`)
+//! and toml's error names the key and its line.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Parse(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: Listen,
+    #[serde(default)]
+    pub admin: Admin,
+    #[serde(default)]
+    pub backends: Vec<Backend>,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub pool: Pool,
+    #[serde(default)]
+    pub health: Health,
+    #[serde(default)]
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// Where applications connect.
+    pub addr: String,
+    /// Client connections accepted at once; more get SQLSTATE 53300.
+    #[serde(default = "defaults::max_clients")]
+    pub max_clients: usize,
+    /// A client must finish startup and authentication within this time.
+    #[serde(default = "defaults::startup_timeout", with = "humantime_serde")]
+    pub startup_timeout: Duration,
+    /// Largest single protocol message accepted from a client.
+    #[serde(default = "defaults::max_message_size")]
+    pub max_message_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// HTTP endpoint for /metrics /health /ready /status.
+    #[serde(default = "defaults::admin_addr")]
+    pub addr: String,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            addr: defaults::admin_addr(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// host:port of a PostgreSQL server. Roles are discovered, never configured.
+    pub addr: String,
+    /// Share of reads this backend gets while it is a usable replica.
+    #[serde(default = "defaults::weight")]
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    #[default]
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    #[serde(rename = "md5")]
+    Md5,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    /// Password clients must present, and that pgsplit uses towards the backends.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redact"
+    )]
+    pub password: Option<String>,
+    /// Name of an environment variable holding the password instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// How clients authenticate to pgsplit.
+    #[serde(default)]
+    pub auth: AuthMethod,
+}
+
+fn redact<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("<redacted>")
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl User {
+    /// The password, from the file or the named environment variable.
+    pub fn secret(&self) -> Option<String> {
+        match (&self.password, &self.password_env) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(var)) => std::env::var(var).ok(),
+            (None, None) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// Backend connections per (backend, user, database) pool.
+    #[serde(default = "defaults::max_per_backend")]
+    pub max_per_backend: usize,
+    /// A client waiting longer than this for a backend connection gets 53300.
+    #[serde(default = "defaults::checkout_timeout", with = "humantime_serde")]
+    pub checkout_timeout: Duration,
+    /// Idle pooled connections older than this are closed.
+    #[serde(default = "defaults::idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// TCP connect plus startup/authentication towards a backend.
+    #[serde(default = "defaults::connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            max_per_backend: defaults::max_per_backend(),
+            checkout_timeout: defaults::checkout_timeout(),
+            idle_timeout: defaults::idle_timeout(),
+            connect_timeout: defaults::connect_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// Time between probes of each backend.
+    #[serde(default = "defaults::health_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// A probe slower than this counts as a failure.
+    #[serde(default = "defaults::health_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// User the probes log in as (default: the first [[users]] entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Its password (default: that user's password).
+    #[serde(default, skip_serializing)]
+    pub password: Option<String>,
+    /// Database the probes connect to.
+    #[serde(default = "defaults::health_database")]
+    pub database: String,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            interval: defaults::health_interval(),
+            timeout: defaults::health_timeout(),
+            user: None,
+            password: None,
+            database: defaults::health_database(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// tracing filter (RUST_LOG wins when set).
+    #[serde(default = "defaults::log_level")]
+    pub level: String,
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: defaults::log_level(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+mod defaults {
+    use std::time::Duration;
+    pub fn max_clients() -> usize {
+        5000
+    }
+    pub fn startup_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub fn max_message_size() -> usize {
+        256 * 1024 * 1024
+    }
+    pub fn admin_addr() -> String {
+        "127.0.0.1:9930".into()
+    }
+    pub fn weight() -> u32 {
+        1
+    }
+    pub fn max_per_backend() -> usize {
+        20
+    }
+    pub fn checkout_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+    pub fn idle_timeout() -> Duration {
+        Duration::from_secs(600)
+    }
+    pub fn connect_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+    pub fn health_interval() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn health_timeout() -> Duration {
+        Duration::from_secs(2)
+    }
+    pub fn health_database() -> String {
+        "postgres".into()
+    }
+    pub fn log_level() -> String {
+        "info".into()
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse(m) => ConfigError::Parse(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            // toml says "missing field `listen`" for an absent table; say section.
+            ConfigError::Parse(msg.replace("missing field", "missing section or key"))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.listen.addr.parse::<SocketAddr>().is_err() {
+            return invalid(format!(
+                "[listen] addr = {:?} is not an IP:port address",
+                self.listen.addr
+            ));
+        }
+        if self.admin.addr.parse::<SocketAddr>().is_err() {
+            return invalid(format!(
+                "[admin] addr = {:?} is not an IP:port address",
+                self.admin.addr
+            ));
+        }
+        if self.backends.is_empty() {
+            return invalid("missing section [[backends]]: at least one backend is needed".into());
+        }
+        for (i, b) in self.backends.iter().enumerate() {
+            if !valid_host_port(&b.addr) {
+                return invalid(format!(
+                    "[[backends]] #{}: addr = {:?} is not host:port",
+                    i + 1,
+                    b.addr
+                ));
+            }
+            if self.backends[..i].iter().any(|o| o.addr == b.addr) {
+                return invalid(format!("duplicate backend {:?}", b.addr));
+            }
+        }
+        if self.users.is_empty() {
+            return invalid("missing section [[users]]: at least one user is needed".into());
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if u.name.is_empty() {
+                return invalid(format!("[[users]] #{}: empty name", i + 1));
+            }
+            if self.users[..i].iter().any(|o| o.name == u.name) {
+                return invalid(format!("duplicate user {:?}", u.name));
+            }
+            match (&u.password, &u.password_env) {
+                (None, None) => {
+                    return invalid(format!(
+                        "user {:?} has no password: set password or password_env",
+                        u.name
+                    ))
+                }
+                (None, Some(var)) if std::env::var(var).is_err() => {
+                    return invalid(format!(
+                        "user {:?}: environment variable {var} (password_env) is not set",
+                        u.name
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if let Some(hu) = &self.health.user {
+            if self.health.password.is_none() && !self.users.iter().any(|u| &u.name == hu) {
+                return invalid(format!(
+                    "[health] user {hu:?} is not in [[users]] and has no password"
+                ));
+            }
+        }
+        if self.pool.max_per_backend == 0 {
+            return invalid("[pool] max_per_backend must be at least 1".into());
+        }
+        if self.health.interval.is_zero() {
+            return invalid("[health] interval must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.name == name)
+    }
+
+    /// Credentials the topology probes use.
+    pub fn health_credentials(&self) -> (String, String) {
+        let first = &self.users[0];
+        let user = self
+            .health
+            .user
+            .clone()
+            .unwrap_or_else(|| first.name.clone());
+        let password = self
+            .health
+            .password
+            .clone()
+            .or_else(|| self.user(&user).and_then(User::secret))
+            .unwrap_or_default();
+        (user, password)
+    }
+
+    /// The effective configuration as TOML, passwords left out.
+    pub fn effective(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+fn valid_host_port(s: &str) -> bool {
+    if s.parse::<SocketAddr>().is_ok() {
+        return true;
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && port.parse::<u16>().is_ok_and(|p| p != 0)
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[listen]
+addr = "127.0.0.1:6432"
+
+[admin]
+addr = "127.0.0.1:9930"
+
+[[backends]]
+addr = "10.0.0.11:5432"
+[[backends]]
+addr = "db2.example.com:5432"
+
+[[users]]
+name = "app"
+password = "secret"
+"#;
+
+    fn err(text: &str) -> String {
+        match Config::parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn minimal_config_parses_with_defaults() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.backends.len(), 2);
+        assert_eq!(c.backends[1].weight, 1);
+        assert_eq!(c.pool.max_per_backend, 20);
+        assert_eq!(c.pool.checkout_timeout, Duration::from_secs(5));
+        assert_eq!(c.users[0].auth, AuthMethod::ScramSha256);
+        assert_eq!(c.health_credentials(), ("app".into(), "secret".into()));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let e = err(&MINIMAL.replace("[admin]", "[admin]\nbogus_key = 1"));
+        assert!(e.contains("bogus_key"), "{e}");
+        assert!(e.contains("line 6"), "{e}");
+    }
+
+    #[test]
+    fn missing_sections_are_named() {
+        let e = err("[[backends]]\naddr = \"a:1\"\n[[users]]\nname=\"u\"\npassword=\"p\"\n");
+        assert!(e.contains("listen"), "{e}");
+        let e = err("[listen]\naddr = \"127.0.0.1:1\"\n[[users]]\nname=\"u\"\npassword=\"p\"\n");
+        assert!(e.contains("[[backends]]"), "{e}");
+        let e = err("[listen]\naddr = \"127.0.0.1:1\"\n[[backends]]\naddr = \"a:1\"\n");
+        assert!(e.contains("[[users]]"), "{e}");
+    }
+
+    #[test]
+    fn bad_addresses_are_rejected() {
+        let e = err(&MINIMAL.replace("127.0.0.1:6432", "localhost"));
+        assert!(e.contains("[listen] addr"), "{e}");
+        let e = err(&MINIMAL.replace("10.0.0.11:5432", "10.0.0.11"));
+        assert!(e.contains("not host:port"), "{e}");
+        let e = err(&MINIMAL.replace("10.0.0.11:5432", "10.0.0.11:99999"));
+        assert!(e.contains("not host:port"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_backend_is_rejected() {
+        let e = err(&MINIMAL.replace("db2.example.com:5432", "10.0.0.11:5432"));
+        assert!(e.contains("duplicate backend"), "{e}");
+    }
+
+    #[test]
+    fn user_without_password_is_rejected() {
+        let e = err(&MINIMAL.replace("password = \"secret\"", ""));
+        assert!(e.contains("has no password"), "{e}");
+        let e = err(&MINIMAL.replace(
+            "password = \"secret\"",
+            "password_env = \"PGSPLIT_TEST_SURELY_UNSET\"",
+        ));
+        assert!(e.contains("PGSPLIT_TEST_SURELY_UNSET"), "{e}");
+    }
+
+    #[test]
+    fn durations_and_enums_parse() {
+        let c = Config::parse(&format!(
+            "{MINIMAL}\n[pool]\ncheckout_timeout = \"250ms\"\n[log]\nformat = \"json\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.pool.checkout_timeout, Duration::from_millis(250));
+        assert_eq!(c.log.format, LogFormat::Json);
+        let e = err(&format!("{MINIMAL}\n[pool]\ncheckout_timeout = \"soon\"\n"));
+        assert!(e.contains("checkout_timeout"), "{e}");
+    }
+
+    #[test]
+    fn effective_config_hides_passwords() {
+        let c = Config::parse(MINIMAL).unwrap();
+        let text = c.effective();
+        assert!(text.contains("max_per_backend = 20"), "{text}");
+        assert!(
+            text.contains("password"),
+            "password key shown as set: {text}"
+        );
+        assert!(!text.contains("secret"), "{text}");
+    }
+}

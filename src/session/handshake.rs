@@ -1,0 +1,146 @@
+//! Startup phase of a client: SSL/GSS refusal, CancelRequest, protocol
+//! negotiation, authentication, the first backend connection, and the
+//! ParameterStatus / BackendKeyData / ReadyForQuery that open the session.
+
+use std::sync::Arc;
+
+use crate::auth::{self, AuthFailure};
+use crate::cancel;
+use crate::error::ClientError;
+use crate::protocol::messages;
+use crate::protocol::startup::FirstPacket;
+use crate::shared::Shared;
+
+use super::client::ClientConn;
+use super::settings;
+use super::Session;
+
+/// What the startup phase ended with.
+pub enum Outcome {
+    Ready(Box<Session>),
+    /// A CancelRequest was handled, or the client was refused with a message.
+    Done,
+}
+
+pub async fn handshake(
+    mut client: ClientConn,
+    shared: Arc<Shared>,
+) -> Result<Outcome, ClientError> {
+    let (minor, params) = loop {
+        match client.read_first().await? {
+            // TLS and GSS encryption come later; `N` tells the client to go on in clear.
+            FirstPacket::SslRequest | FirstPacket::GssEncRequest => client.write_byte(b'N').await?,
+            FirstPacket::Cancel { pid, secret } => {
+                if let Some(key) = shared.cancels.lookup(pid, &secret) {
+                    if let Err(e) = cancel::send(&key).await {
+                        tracing::warn!(backend = %key.addr, error = %e, "cancel request not delivered");
+                    }
+                }
+                return Ok(Outcome::Done);
+            }
+            FirstPacket::Startup { minor, params } => break (minor, params),
+        }
+    };
+
+    let unrecognized: Vec<&str> = params
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| k.starts_with("_pq_."))
+        .collect();
+    if minor > 0 || !unrecognized.is_empty() {
+        messages::negotiate_protocol_version(&mut client.wbuf, 0, &unrecognized);
+    }
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let Some(user) = get("user") else {
+        return refuse(
+            client,
+            "28000",
+            "no PostgreSQL user name specified in startup packet",
+        )
+        .await;
+    };
+    if get("replication").is_some_and(|v| v != "false" && v != "0" && v != "off") {
+        return refuse(
+            client,
+            "0A000",
+            "pgsplit does not proxy replication connections",
+        )
+        .await;
+    }
+    let database = get("database")
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| user.clone());
+
+    let entry = match auth::authenticate(&mut client, &shared.creds, &user).await {
+        Ok(e) => e,
+        Err(AuthFailure::Rejected) => {
+            tracing::info!(peer = %client.peer, user = %user, "authentication failed");
+            auth::rejected(&mut client.wbuf, &user);
+            client.flush().await?;
+            return Ok(Outcome::Done);
+        }
+        Err(AuthFailure::Client(e)) => return Err(e),
+    };
+
+    let settings = settings::from_startup(&params);
+    let registration = shared.cancels.register();
+    let (pid, secret) = (registration.pid, registration.secret);
+    let mut session = Session::new(client, shared, entry, database, settings, registration);
+    // The first backend connection proves the database exists (3D000 comes
+    // from the server) and supplies the ParameterStatus values.
+    let slot = session.startup_slot();
+    if let Err(e) = session.ensure(slot).await {
+        let (code, message) = e.client_error();
+        messages::error(&mut session.client.wbuf, "FATAL", &code, &message);
+        session.client.flush().await?;
+        return Ok(Outcome::Done);
+    }
+    let params = session
+        .held(slot)
+        .map(|h| h.conn.params.clone())
+        .unwrap_or_default();
+    let client = &mut session.client;
+    for (k, v) in &params {
+        // A session may use a primary and a replica; it is a read-write
+        // endpoint either way, so libpq's target_session_attrs keeps working.
+        let v = if k == "in_hot_standby" {
+            "off"
+        } else {
+            v.as_str()
+        };
+        messages::parameter_status(&mut client.wbuf, k, v);
+    }
+    messages::backend_key_data(&mut client.wbuf, pid, secret);
+    messages::ready_for_query(&mut client.wbuf, b'I');
+    client.flush().await?;
+    Ok(Outcome::Ready(Box::new(session)))
+}
+
+async fn refuse(mut client: ClientConn, code: &str, message: &str) -> Result<Outcome, ClientError> {
+    messages::error(&mut client.wbuf, "FATAL", code, message);
+    client.flush().await?;
+    Ok(Outcome::Done)
+}
+
+/// Answers a client refused before startup (too many clients): read its
+/// startup packet (refusing SSL), then send the error.
+pub async fn turn_away(
+    mut client: ClientConn,
+    code: &str,
+    message: &str,
+) -> Result<(), ClientError> {
+    loop {
+        match client.read_first().await? {
+            FirstPacket::SslRequest | FirstPacket::GssEncRequest => client.write_byte(b'N').await?,
+            FirstPacket::Cancel { .. } => return Ok(()),
+            FirstPacket::Startup { .. } => break,
+        }
+    }
+    messages::error(&mut client.wbuf, "FATAL", code, message);
+    client.flush().await
+}

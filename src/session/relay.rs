@@ -1,0 +1,460 @@
+//! The relay loop: client requests in, routed to a backend connection;
+//! backend replies out, forwarded in chunks after scanning frame headers.
+//!
+//! The routing unit is a simple Query, or an extended-protocol batch up to
+//! Sync (a Flush sends what has been gathered and keeps the batch on that
+//! backend until its Sync). Replies must reach the client in request order,
+//! so a request for another backend waits until every reply owed by the
+//! current one has arrived.
+
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncReadExt;
+
+use super::{EnsureError, Held, Session, SessionError, Slot};
+use crate::error::{BackendError, ClientError};
+use crate::protocol::messages;
+use crate::protocol::scan::{Event, Scanner};
+use crate::protocol::{tag, ProtocolError, TxStatus};
+
+/// An extended-protocol batch larger than this is sent before its Sync
+/// arrives, so a long pipeline never sits in the proxy's memory.
+const BATCH_SEND_AT: usize = 256 * 1024;
+
+/// Relay state that lives only while the loop runs.
+struct Relay {
+    client_scan: Scanner,
+    /// Extended-protocol messages gathered for the next send.
+    batch: BytesMut,
+    /// A batch partly sent (Flush, or size) stays on this backend until Sync.
+    open: Option<Slot>,
+    /// After a failure inside a batch: drop messages until Sync, like the server.
+    skip_to_sync: bool,
+    /// The backend in COPY FROM STDIN: client CopyData streams to it.
+    copy_in: Option<Slot>,
+    /// Set when a backend was lost inside a transaction: the next request fails.
+    lost_tx: Option<String>,
+}
+
+enum Flow {
+    Continue,
+    /// The next request must wait for replies owed by the other backend.
+    Blocked,
+    Terminate,
+}
+
+enum Wake {
+    Client(std::io::Result<usize>),
+    Backend(Slot, std::io::Result<usize>),
+}
+
+async fn read_held(h: &mut Option<Held>) -> std::io::Result<usize> {
+    match h {
+        Some(h) => {
+            let c = &mut *h.conn;
+            if c.rbuf.capacity() - c.rbuf.len() < 4096 {
+                c.rbuf.reserve(32 * 1024);
+            }
+            c.stream.read_buf(&mut c.rbuf).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    pub async fn run(mut self) -> Result<(), SessionError> {
+        let result = self.relay().await;
+        self.release_all();
+        if matches!(result, Err(SessionError::Client(ClientError::Protocol(_)))) {
+            // Best effort: the FATAL message explaining why we hang up.
+            let _ = self.client.flush().await;
+        }
+        match result {
+            Err(SessionError::Client(ClientError::Closed)) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn relay(&mut self) -> Result<(), SessionError> {
+        let mut st = Relay {
+            client_scan: Scanner::new(self.shared.config.listen.max_message_size),
+            batch: BytesMut::new(),
+            open: None,
+            skip_to_sync: false,
+            copy_in: None,
+            lost_tx: None,
+        };
+        loop {
+            let blocked = match self.process_client(&mut st).await? {
+                Flow::Terminate => return Ok(()),
+                Flow::Blocked => true,
+                Flow::Continue => false,
+            };
+            self.client.flush().await?;
+            let Session {
+                client,
+                primary,
+                replica,
+                ..
+            } = self;
+            if client.rbuf.capacity() - client.rbuf.len() < 1024 {
+                client.rbuf.reserve(8 * 1024);
+            }
+            let wake = tokio::select! {
+                r = read_held(primary) => Wake::Backend(Slot::Primary, r),
+                r = read_held(replica) => Wake::Backend(Slot::Replica, r),
+                r = client.stream.read_buf(&mut client.rbuf), if !blocked => Wake::Client(r),
+            };
+            match wake {
+                Wake::Client(Ok(0)) => return Err(ClientError::Closed.into()),
+                Wake::Client(Ok(_)) => {}
+                Wake::Client(Err(e)) => return Err(ClientError::Io(e).into()),
+                Wake::Backend(slot, Ok(n)) if n > 0 => self.relay_backend(&mut st, slot)?,
+                Wake::Backend(slot, r) => {
+                    let addr = self
+                        .held(slot)
+                        .map(|h| h.conn.addr.to_string())
+                        .unwrap_or_default();
+                    let e = match r {
+                        Err(source) => BackendError::Io { addr, source },
+                        Ok(_) => BackendError::Closed { addr },
+                    };
+                    self.backend_lost(&mut st, slot, &e);
+                }
+            }
+        }
+    }
+
+    /// Dispatches every complete client message that may go now.
+    async fn process_client(&mut self, st: &mut Relay) -> Result<Flow, SessionError> {
+        loop {
+            let copying = st.copy_in.is_some();
+            let event = st
+                .client_scan
+                .next(&self.client.rbuf, 0, |t| !(copying && t == tag::COPY_DATA))
+                .map_err(|e| self.protocol_error(e))?;
+            match event {
+                Event::NeedMore { need } => {
+                    let have = self.client.rbuf.len();
+                    self.client.rbuf.reserve(need.saturating_sub(have));
+                    return Ok(Flow::Continue);
+                }
+                Event::Pass { end } => {
+                    // CopyData streaming through without being held whole.
+                    let data = self.client.rbuf.split_to(end);
+                    self.forward_copy(st, &data).await?;
+                }
+                Event::Whole { tag: t, end, .. } => {
+                    if let Some(flow) = self.on_client_message(st, t, end).await? {
+                        return Ok(flow);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_client_message(
+        &mut self,
+        st: &mut Relay,
+        t: u8,
+        end: usize,
+    ) -> Result<Option<Flow>, SessionError> {
+        match t {
+            tag::QUERY | tag::FUNCTION_CALL => {
+                if let Some(msg) = st.lost_tx.take() {
+                    self.client.rbuf.advance(end);
+                    self.reply_error("08006", &msg, true);
+                    return Ok(None);
+                }
+                let slot = self.route_request(t, &self.client.rbuf[5..end]);
+                if !self.may_send(st, slot) {
+                    return Ok(Some(Flow::Blocked));
+                }
+                let frame = self.client.rbuf.split_to(end);
+                self.send(st, slot, &frame, 1).await?;
+            }
+            tag::PARSE | tag::BIND | tag::DESCRIBE | tag::EXECUTE | tag::CLOSE => {
+                if st.skip_to_sync {
+                    self.client.rbuf.advance(end);
+                    return Ok(None);
+                }
+                if let Some(msg) = st.lost_tx.take() {
+                    self.client.rbuf.advance(end);
+                    self.reply_error("08006", &msg, false);
+                    st.skip_to_sync = true;
+                    return Ok(None);
+                }
+                if st.batch.len() + end > BATCH_SEND_AT {
+                    let slot = st.open.unwrap_or_else(|| self.route_batch(&st.batch));
+                    if !self.may_send(st, slot) {
+                        return Ok(Some(Flow::Blocked));
+                    }
+                    let batch = st.batch.split();
+                    st.open = Some(slot);
+                    self.send(st, slot, &batch, 0).await?;
+                }
+                let frame = self.client.rbuf.split_to(end);
+                st.batch.extend_from_slice(&frame);
+            }
+            tag::SYNC | tag::FLUSH => {
+                let sync = t == tag::SYNC;
+                if st.skip_to_sync {
+                    self.client.rbuf.advance(end);
+                    if sync {
+                        st.skip_to_sync = false;
+                        messages::ready_for_query(&mut self.client.wbuf, self.tx.byte());
+                    }
+                    return Ok(None);
+                }
+                let slot = st.open.unwrap_or_else(|| self.route_batch(&st.batch));
+                if !self.may_send(st, slot) {
+                    return Ok(Some(Flow::Blocked));
+                }
+                let frame = self.client.rbuf.split_to(end);
+                st.batch.extend_from_slice(&frame);
+                let batch = st.batch.split();
+                st.open = if sync { None } else { Some(slot) };
+                self.send(st, slot, &batch, usize::from(sync)).await?;
+            }
+            tag::COPY_DATA | tag::COPY_DONE | tag::COPY_FAIL => {
+                let frame = self.client.rbuf.split_to(end);
+                self.forward_copy(st, &frame).await?;
+                if t != tag::COPY_DATA {
+                    st.copy_in = None;
+                }
+            }
+            tag::TERMINATE => return Ok(Some(Flow::Terminate)),
+            other => {
+                return Err(self
+                    .protocol_error(ProtocolError::UnexpectedTag(other as char))
+                    .into())
+            }
+        }
+        Ok(None)
+    }
+
+    /// Which backend a simple Query or FunctionCall goes to.
+    fn route_request(&self, _tag: u8, _body: &[u8]) -> Slot {
+        Slot::Primary
+    }
+
+    /// Which backend an extended-protocol batch goes to.
+    fn route_batch(&self, _batch: &[u8]) -> Slot {
+        Slot::Primary
+    }
+
+    /// Replies must come back in request order: another backend may take a
+    /// request only when the one before has answered everything.
+    fn may_send(&self, st: &Relay, slot: Slot) -> bool {
+        let other = match slot {
+            Slot::Primary => Slot::Replica,
+            Slot::Replica => Slot::Primary,
+        };
+        let other_busy = self.held(other).is_some_and(|h| h.outstanding > 0);
+        let open_elsewhere = st.open.is_some_and(|s| s != slot);
+        !(other_busy || open_elsewhere)
+    }
+
+    /// Sends a request, opening the slot's connection first if needed.
+    /// `owed` is the number of ReadyForQuery replies it will produce.
+    async fn send(
+        &mut self,
+        st: &mut Relay,
+        slot: Slot,
+        data: &[u8],
+        owed: usize,
+    ) -> Result<(), SessionError> {
+        if let Err(e) = self.ensure(slot).await {
+            self.request_failed(st, &e, owed > 0);
+            return Ok(());
+        }
+        self.point_cancel(slot);
+        let Some(h) = self.held_mut(slot) else {
+            return Ok(());
+        };
+        match h.conn.write_all(data).await {
+            Ok(()) => {
+                h.outstanding += owed;
+                Ok(())
+            }
+            Err(e) => {
+                // Count the request as owed so the client gets its answer.
+                if let Some(h) = self.held_mut(slot) {
+                    h.outstanding += owed;
+                }
+                if owed == 0 {
+                    st.open = Some(slot);
+                }
+                self.backend_lost(st, slot, &e);
+                Ok(())
+            }
+        }
+    }
+
+    fn request_failed(&mut self, st: &mut Relay, e: &EnsureError, ends_request: bool) {
+        let (code, message) = e.client_error();
+        tracing::warn!(error = %e, "request failed before reaching a backend");
+        self.reply_error(&code, &message, ends_request);
+        if !ends_request {
+            st.skip_to_sync = true;
+        }
+        st.open = None;
+    }
+
+    /// An ErrorResponse, and the ReadyForQuery that ends the request if it does.
+    fn reply_error(&mut self, code: &str, message: &str, ends_request: bool) {
+        messages::error(&mut self.client.wbuf, "ERROR", code, message);
+        if ends_request {
+            messages::ready_for_query(&mut self.client.wbuf, self.tx.byte());
+        }
+    }
+
+    async fn forward_copy(&mut self, st: &mut Relay, data: &[u8]) -> Result<(), SessionError> {
+        // CopyData outside COPY is ignored by the server too.
+        let Some(slot) = st.copy_in else {
+            return Ok(());
+        };
+        let Some(h) = self.held_mut(slot) else {
+            return Ok(());
+        };
+        if let Err(e) = h.conn.write_all(data).await {
+            self.backend_lost(st, slot, &e);
+        }
+        Ok(())
+    }
+
+    /// Forwards what a backend sent, watching ReadyForQuery (transaction
+    /// status, replies owed), ParameterStatus and CopyInResponse.
+    fn relay_backend(&mut self, st: &mut Relay, slot: Slot) -> Result<(), SessionError> {
+        let Session {
+            client,
+            primary,
+            replica,
+            tx,
+            ..
+        } = self;
+        let Some(held) = (match slot {
+            Slot::Primary => primary.as_mut(),
+            Slot::Replica => replica.as_mut(),
+        }) else {
+            return Ok(());
+        };
+        let idle = held.outstanding == 0;
+        let conn = &mut *held.conn;
+        let mut params = Vec::new();
+        let mut pos = 0;
+        loop {
+            let want = |t| {
+                matches!(
+                    t,
+                    tag::READY_FOR_QUERY | tag::PARAMETER_STATUS | tag::COPY_IN_RESPONSE
+                ) || (idle && t == tag::ERROR_RESPONSE)
+            };
+            let event =
+                held.scan
+                    .next(&conn.rbuf, pos, want)
+                    .map_err(|source| BackendError::Protocol {
+                        addr: conn.addr.to_string(),
+                        source,
+                    })?;
+            match event {
+                Event::Pass { end } => {
+                    client.wbuf.extend_from_slice(&conn.rbuf[pos..end]);
+                    pos = end;
+                }
+                Event::Whole { tag: t, start, end } => {
+                    let body = &conn.rbuf[start + 5..end];
+                    let mut forward = true;
+                    match t {
+                        tag::READY_FOR_QUERY => {
+                            let status = body.first().and_then(|&b| TxStatus::from_byte(b)).ok_or(
+                                BackendError::Protocol {
+                                    addr: conn.addr.to_string(),
+                                    source: ProtocolError::Malformed("ReadyForQuery"),
+                                },
+                            )?;
+                            held.outstanding = held.outstanding.saturating_sub(1);
+                            conn.tx = status;
+                            *tx = status;
+                            if st.copy_in == Some(slot) {
+                                st.copy_in = None;
+                            }
+                        }
+                        tag::PARAMETER_STATUS => {
+                            if let Some((k, v)) = messages::parameter(body) {
+                                forward = k != "in_hot_standby";
+                                params.push((k.to_owned(), v.to_owned()));
+                            }
+                        }
+                        tag::COPY_IN_RESPONSE => st.copy_in = Some(slot),
+                        _ => {
+                            // An error while nothing was asked: the server is
+                            // ending this connection (shutdown, admin kill).
+                            // Keep it from the client, which may go on.
+                            let f = messages::error_fields(body);
+                            tracing::warn!(backend = %conn.addr, error = %f, "backend error while idle");
+                            forward = !matches!(f.severity.as_str(), "FATAL" | "PANIC");
+                        }
+                    }
+                    if forward {
+                        client.wbuf.extend_from_slice(&conn.rbuf[start..end]);
+                    }
+                    pos = end;
+                }
+                Event::NeedMore { need } => {
+                    conn.rbuf.advance(pos);
+                    conn.rbuf.reserve(need);
+                    pos = 0;
+                    break;
+                }
+            }
+        }
+        conn.rbuf.advance(pos);
+        for (k, v) in params {
+            conn.set_param(&k, &v);
+        }
+        Ok(())
+    }
+
+    /// A backend connection failed. Whatever the client is waiting for from
+    /// it gets an error now; the session itself goes on.
+    fn backend_lost(&mut self, st: &mut Relay, slot: Slot, e: &BackendError) {
+        let Some(held) = self.take(slot) else {
+            return;
+        };
+        tracing::warn!(error = %e, "backend connection lost");
+        let owed = held.outstanding;
+        let in_tx = held.conn.tx != TxStatus::Idle;
+        let message = format!("pgsplit: lost the connection to backend {}", held.conn.addr);
+        drop(deadpool::managed::Object::take(held.conn));
+        let was_open = st.open == Some(slot);
+        if in_tx {
+            self.tx = TxStatus::Idle;
+        }
+        for _ in 0..owed {
+            self.reply_error("08006", &message, true);
+        }
+        if was_open {
+            st.open = None;
+            if owed == 0 {
+                self.reply_error("08006", &message, false);
+                st.skip_to_sync = true;
+            }
+        }
+        if st.copy_in == Some(slot) {
+            st.copy_in = None;
+        }
+        if in_tx && owed == 0 {
+            st.lost_tx = Some(format!("{message}; the open transaction was rolled back"));
+        }
+    }
+
+    fn protocol_error(&mut self, e: ProtocolError) -> ClientError {
+        messages::error(
+            &mut self.client.wbuf,
+            "FATAL",
+            "08P01",
+            &format!("pgsplit: {e}"),
+        );
+        ClientError::Protocol(e)
+    }
+}
