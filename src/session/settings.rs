@@ -81,20 +81,27 @@ pub async fn apply(
     conn: &mut BackendConn,
     wanted: &[(String, String)],
 ) -> Result<(), BackendError> {
-    let mut sql = String::new();
+    let mut calls = Vec::new();
     let mut added = Vec::new();
     for (k, v) in wanted {
         let has = conn.param(k) == Some(v.as_str())
             || conn.applied.iter().any(|(ak, av)| ak == k && av == v);
         if !has {
-            sql.push_str(&format!("SET {} TO {};", quote_ident(k), quote_literal(v)));
+            // set_config takes the value as the server reads a startup
+            // setting (a list such as search_path stays a list), unlike
+            // SET name TO 'literal'.
+            calls.push(format!(
+                "pg_catalog.set_config({}, {}, false)",
+                quote_literal(k),
+                quote_literal(v)
+            ));
             added.push((k.clone(), v.clone()));
         }
     }
-    if sql.is_empty() {
+    if calls.is_empty() {
         return Ok(());
     }
-    conn.simple_query(&sql).await?;
+    conn.simple_query(&format!("SELECT {}", calls.join(", "))).await?;
     for (k, v) in added {
         conn.applied.retain(|(ak, _)| *ak != k);
         conn.applied.push((k, v));

@@ -1,0 +1,160 @@
+//! Test harness: one real primary + streaming replica per test binary
+//! (`pgsplit::cluster`, torn down by its watchdog when the binary exits),
+//! and a fresh in-process proxy per test on port 0.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use pgsplit::cluster::{Cluster, ClusterOptions};
+use pgsplit::config::Config;
+use tokio_postgres::{Client, NoTls};
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+/// The shared cluster, started on first use. Missing PostgreSQL binaries
+/// fail the test with the install command; they never skip it.
+pub fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        let opts = ClusterOptions {
+            password: "app-secret".into(),
+            ..ClusterOptions::default()
+        };
+        match Cluster::start(opts) {
+            Ok(c) => c,
+            Err(e) => panic!("cannot start the test PostgreSQL cluster: {e}"),
+        }
+    })
+}
+
+pub const USER: &str = "app";
+pub const PASSWORD: &str = "app-secret";
+pub const DATABASE: &str = "app";
+
+/// The proxy configuration for the shared cluster.
+pub fn config() -> Config {
+    let c = cluster();
+    let backends: String = c
+        .nodes()
+        .iter()
+        .map(|n| format!("[[backends]]\naddr = \"{}\"\n", n.addr()))
+        .collect();
+    let text = format!(
+        "[listen]\naddr = \"127.0.0.1:0\"\n[admin]\naddr = \"127.0.0.1:0\"\n{backends}\
+         [[users]]\nname = \"{USER}\"\npassword = \"{PASSWORD}\"\n\
+         [[users]]\nname = \"md5user\"\npassword = \"{PASSWORD}\"\nauth = \"md5\"\n\
+         [health]\ninterval = \"200ms\"\ndatabase = \"{DATABASE}\"\n"
+    );
+    match Config::parse(&text) {
+        Ok(c) => c,
+        Err(e) => panic!("test config invalid: {e}"),
+    }
+}
+
+pub struct TestProxy {
+    pub proxy: Option<pgsplit::Proxy>,
+    pub port: u16,
+}
+
+impl TestProxy {
+    pub fn url(&self) -> String {
+        format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{DATABASE}", self.port)
+    }
+
+    pub fn conninfo(&self, extra: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={USER} password={PASSWORD} dbname={DATABASE} {extra}",
+            self.port
+        )
+    }
+
+    /// A tokio-postgres client through the proxy (its connection task spawned).
+    pub async fn client(&self) -> Client {
+        self.client_with("").await
+    }
+
+    pub async fn client_with(&self, extra: &str) -> Client {
+        let (client, conn) = match tokio_postgres::connect(&self.conninfo(extra), NoTls).await {
+            Ok(c) => c,
+            Err(e) => panic!("connect through the proxy: {e}"),
+        };
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(p) = self.proxy.take() {
+            p.stop(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Starts a proxy in front of the shared cluster.
+pub async fn proxy() -> TestProxy {
+    proxy_with(|_| {}).await
+}
+
+pub async fn proxy_with(tweak: impl FnOnce(&mut Config)) -> TestProxy {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+    let mut config = config();
+    tweak(&mut config);
+    let proxy = match pgsplit::start(config).await {
+        Ok(p) => p,
+        Err(e) => panic!("proxy start: {e}"),
+    };
+    let port = proxy.addr.port();
+    TestProxy {
+        proxy: Some(proxy),
+        port,
+    }
+}
+
+/// A direct connection to a node, as the app user.
+pub async fn direct(node: &pgsplit::cluster::Node) -> Client {
+    let info = format!(
+        "host=127.0.0.1 port={} user={USER} password={PASSWORD} dbname={DATABASE}",
+        node.port
+    );
+    let (client, conn) = match tokio_postgres::connect(&info, NoTls).await {
+        Ok(c) => c,
+        Err(e) => panic!("direct connect to {}: {e}", node.name),
+    };
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// SQLSTATE of a tokio-postgres error, or a panic naming what happened.
+pub fn sqlstate(e: &tokio_postgres::Error) -> String {
+    match e.code() {
+        Some(c) => c.code().to_owned(),
+        None => panic!("expected a server error with a SQLSTATE, got: {e}"),
+    }
+}
+
+/// Waits until `f` returns true, up to `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
