@@ -43,7 +43,7 @@ pub enum BackendError {
     #[error("backend {addr}: {fields}")]
     Server {
         addr: String,
-        fields: ErrorFields,
+        fields: Box<ErrorFields>,
         raw: bytes::Bytes,
     },
 }

@@ -1,6 +1,8 @@
 //! Real clients (tokio-postgres) through the proxy against a real primary +
 //! streaming replica.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -21,7 +23,10 @@ async fn simple_and_extended_queries_with_binary_parameters() {
     assert_eq!(row.unwrap().get("two"), Some("x"));
     // Extended protocol, binary parameters and results.
     let row = c
-        .query_one("SELECT $1::int8 + 1, $2::text || '!', $3::bytea", &[&41i64, &"hi", &vec![0u8, 255]])
+        .query_one(
+            "SELECT $1::int8 + 1, $2::text || '!', $3::bytea",
+            &[&41i64, &"hi", &vec![0u8, 255]],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 42);
@@ -30,7 +35,10 @@ async fn simple_and_extended_queries_with_binary_parameters() {
     // A named prepared statement reused.
     let stmt = c.prepare("SELECT $1::int4 * 2").await.unwrap();
     for i in 0..5i32 {
-        assert_eq!(c.query_one(&stmt, &[&i]).await.unwrap().get::<_, i32>(0), i * 2);
+        assert_eq!(
+            c.query_one(&stmt, &[&i]).await.unwrap().get::<_, i32>(0),
+            i * 2
+        );
     }
     p.stop().await;
 }
@@ -49,16 +57,25 @@ async fn copy_in_and_out() {
         data.push_str(&format!("{i}\tname {i}\n"));
     }
     for chunk in data.as_bytes().chunks(7000) {
-        sink.send(bytes::Bytes::copy_from_slice(chunk)).await.unwrap();
+        sink.send(bytes::Bytes::copy_from_slice(chunk))
+            .await
+            .unwrap();
     }
     let n = sink.as_mut().finish().await.unwrap();
     assert_eq!(n, 5000);
     let stream = c.copy_out("COPY copy_t TO STDOUT").await.unwrap();
     let chunks: Vec<_> = stream.collect().await;
-    let out: Vec<u8> = chunks.into_iter().flat_map(|c| c.unwrap().to_vec()).collect();
+    let out: Vec<u8> = chunks
+        .into_iter()
+        .flat_map(|c| c.unwrap().to_vec())
+        .collect();
     assert_eq!(out, data.as_bytes());
     // The session is usable after COPY.
-    let n: i64 = c.query_one("SELECT count(*) FROM copy_t", &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM copy_t", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 5000);
     p.stop().await;
 }
@@ -78,14 +95,19 @@ async fn cancel_reaches_the_running_query() {
     assert!(started.elapsed() < Duration::from_secs(10));
     canceller.await.unwrap().unwrap();
     // The session goes on.
-    assert_eq!(c.query_one("SELECT 7", &[]).await.unwrap().get::<_, i32>(0), 7);
+    assert_eq!(
+        c.query_one("SELECT 7", &[]).await.unwrap().get::<_, i32>(0),
+        7
+    );
     p.stop().await;
 }
 
 #[tokio::test]
 async fn listen_notify_is_delivered_while_idle() {
     let p = proxy().await;
-    let (listener, mut conn) = tokio_postgres::connect(&p.conninfo(""), NoTls).await.unwrap();
+    let (listener, mut conn) = tokio_postgres::connect(&p.conninfo(""), NoTls)
+        .await
+        .unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut stream = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
@@ -97,8 +119,14 @@ async fn listen_notify_is_delivered_while_idle() {
     });
     listener.batch_execute("LISTEN pgsplit_chan").await.unwrap();
     let sender = p.client().await;
-    sender.batch_execute("NOTIFY pgsplit_chan, 'hello'").await.unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    sender
+        .batch_execute("NOTIFY pgsplit_chan, 'hello'")
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got, ("pgsplit_chan".to_owned(), "hello".to_owned()));
     p.stop().await;
 }
@@ -113,11 +141,17 @@ async fn error_inside_transaction_then_rollback() {
     let e = c.simple_query("SELECT 1").await.unwrap_err();
     assert_eq!(sqlstate(&e), "25P02");
     c.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(c.query_one("SELECT 3", &[]).await.unwrap().get::<_, i32>(0), 3);
+    assert_eq!(
+        c.query_one("SELECT 3", &[]).await.unwrap().get::<_, i32>(0),
+        3
+    );
     // An error in the extended protocol leaves the session usable too.
     let e = c.query("SELECT $1::int4 / 0", &[&1i32]).await.unwrap_err();
     assert_eq!(sqlstate(&e), "22012");
-    assert_eq!(c.query_one("SELECT 4", &[]).await.unwrap().get::<_, i32>(0), 4);
+    assert_eq!(
+        c.query_one("SELECT 4", &[]).await.unwrap().get::<_, i32>(0),
+        4
+    );
     p.stop().await;
 }
 
@@ -125,7 +159,13 @@ async fn error_inside_transaction_then_rollback() {
 async fn large_result_and_large_query_text() {
     let p = proxy().await;
     let c = p.client().await;
-    let rows = c.query("SELECT g, repeat('x', 20) FROM generate_series(1, 100000) g", &[]).await.unwrap();
+    let rows = c
+        .query(
+            "SELECT g, repeat('x', 20) FROM generate_series(1, 100000) g",
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 100_000);
     assert_eq!(rows[99_999].get::<_, i32>(0), 100_000);
     let big = "y".repeat(1024 * 1024);
@@ -142,24 +182,30 @@ async fn large_result_and_large_query_text() {
 #[tokio::test]
 async fn authentication_errors_have_the_right_sqlstate() {
     let p = proxy().await;
-    let connect = |info: String| async move { tokio_postgres::connect(&info, NoTls).await.map(|_| ()) };
+    let connect =
+        |info: String| async move { tokio_postgres::connect(&info, NoTls).await.map(|_| ()) };
     let port = p.port;
-    let wrong = connect(format!("host=127.0.0.1 port={port} user={USER} password=nope dbname={DATABASE}"))
-        .await
-        .unwrap_err();
+    let wrong = connect(format!(
+        "host=127.0.0.1 port={port} user={USER} password=nope dbname={DATABASE}"
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(sqlstate(&wrong), "28P01");
-    let unknown = connect(format!("host=127.0.0.1 port={port} user=ghost password=nope dbname={DATABASE}"))
-        .await
-        .unwrap_err();
+    let unknown = connect(format!(
+        "host=127.0.0.1 port={port} user=ghost password=nope dbname={DATABASE}"
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(sqlstate(&unknown), "28P01");
     // Same message shape for both: no user enumeration.
-    let strip = |e: &tokio_postgres::Error, u: &str| {
-        e.as_db_error().unwrap().message().replace(u, "U")
-    };
+    let strip =
+        |e: &tokio_postgres::Error, u: &str| e.as_db_error().unwrap().message().replace(u, "U");
     assert_eq!(strip(&wrong, USER), strip(&unknown, "ghost"));
-    let nodb = connect(format!("host=127.0.0.1 port={port} user={USER} password={PASSWORD} dbname=nope"))
-        .await
-        .unwrap_err();
+    let nodb = connect(format!(
+        "host=127.0.0.1 port={port} user={USER} password={PASSWORD} dbname=nope"
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(sqlstate(&nodb), "3D000");
     // A user configured with auth = "md5" authenticates to the proxy with md5.
     cluster()
@@ -169,12 +215,16 @@ async fn authentication_errors_have_the_right_sqlstate() {
              EXCEPTION WHEN duplicate_object THEN NULL; END $$"
         ))
         .unwrap();
-    connect(format!("host=127.0.0.1 port={port} user=md5user password={PASSWORD} dbname={DATABASE}"))
-        .await
-        .unwrap();
-    let e = connect(format!("host=127.0.0.1 port={port} user=md5user password=bad dbname={DATABASE}"))
-        .await
-        .unwrap_err();
+    connect(format!(
+        "host=127.0.0.1 port={port} user=md5user password={PASSWORD} dbname={DATABASE}"
+    ))
+    .await
+    .unwrap();
+    let e = connect(format!(
+        "host=127.0.0.1 port={port} user=md5user password=bad dbname={DATABASE}"
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(sqlstate(&e), "28P01");
     p.stop().await;
 }
@@ -184,7 +234,10 @@ async fn too_many_clients_get_53300() {
     let p = proxy_with(|c| c.listen.max_clients = 2).await;
     let _a = p.client().await;
     let _b = p.client().await;
-    let e = tokio_postgres::connect(&p.conninfo(""), NoTls).await.map(|_| ()).unwrap_err();
+    let e = tokio_postgres::connect(&p.conninfo(""), NoTls)
+        .await
+        .map(|_| ())
+        .unwrap_err();
     assert_eq!(sqlstate(&e), "53300");
     p.stop().await;
 }
@@ -197,14 +250,19 @@ async fn checkout_timeout_gives_53300_with_a_clear_message() {
     })
     .await;
     let holder = p.client().await;
-    let e = tokio_postgres::connect(&p.conninfo(""), NoTls).await.map(|_| ()).unwrap_err();
+    let e = tokio_postgres::connect(&p.conninfo(""), NoTls)
+        .await
+        .map(|_| ())
+        .unwrap_err();
     assert_eq!(sqlstate(&e), "53300");
     let msg = e.as_db_error().unwrap().message().to_owned();
     assert!(msg.contains("became free"), "{msg}");
     drop(holder);
     // Once the holder is gone its connection returns to the pool.
     let ok = eventually(Duration::from_secs(5), || async {
-        tokio_postgres::connect(&p.conninfo(""), NoTls).await.is_ok()
+        tokio_postgres::connect(&p.conninfo(""), NoTls)
+            .await
+            .is_ok()
     })
     .await;
     assert!(ok, "the pooled connection was not returned");
@@ -215,9 +273,14 @@ async fn checkout_timeout_gives_53300_with_a_clear_message() {
 async fn session_settings_reach_the_backend_and_are_reset_for_the_next_client() {
     let p = proxy_with(|c| c.pool.max_per_backend = 1).await;
     {
-        let c = p.client_with("application_name=first options='-c search_path=public,pg_catalog'").await;
+        let c = p
+            .client_with("application_name=first options='-c search_path=public,pg_catalog'")
+            .await;
         let row = c
-            .query_one("SELECT current_setting('application_name'), current_setting('search_path')", &[])
+            .query_one(
+                "SELECT current_setting('application_name'), current_setting('search_path')",
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!(row.get::<_, String>(0), "first");
@@ -230,7 +293,10 @@ async fn session_settings_reach_the_backend_and_are_reset_for_the_next_client() 
             Ok((c, conn)) => {
                 tokio::spawn(conn);
                 let row = c
-                    .query_one("SELECT current_setting('application_name'), current_setting('work_mem')", &[])
+                    .query_one(
+                        "SELECT current_setting('application_name'), current_setting('work_mem')",
+                        &[],
+                    )
                     .await
                     .unwrap();
                 row.get::<_, String>(0).is_empty() && row.get::<_, String>(1) != "7MB"

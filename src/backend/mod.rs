@@ -150,7 +150,7 @@ pub(crate) fn server_error(addr: &str, body: &[u8]) -> BackendError {
     messages::put_frame(&mut raw, tag::ERROR_RESPONSE, |b| b.extend_from_slice(body));
     BackendError::Server {
         addr: addr.to_owned(),
-        fields: messages::error_fields(body),
+        fields: Box::new(messages::error_fields(body)),
         raw: raw.freeze(),
     }
 }

@@ -101,7 +101,8 @@ pub async fn apply(
     if calls.is_empty() {
         return Ok(());
     }
-    conn.simple_query(&format!("SELECT {}", calls.join(", "))).await?;
+    conn.simple_query(&format!("SELECT {}", calls.join(", ")))
+        .await?;
     for (k, v) in added {
         conn.applied.retain(|(ak, _)| *ak != k);
         conn.applied.push((k, v));

@@ -58,7 +58,10 @@ pub struct TestProxy {
 
 impl TestProxy {
     pub fn url(&self) -> String {
-        format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{DATABASE}", self.port)
+        format!(
+            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{DATABASE}",
+            self.port
+        )
     }
 
     pub fn conninfo(&self, extra: &str) -> String {
