@@ -36,6 +36,8 @@ pub struct Config {
     #[serde(default)]
     pub pool: Pool,
     #[serde(default)]
+    pub routing: Routing,
+    #[serde(default)]
     pub health: Health,
     #[serde(default)]
     pub log: Log,
@@ -166,6 +168,34 @@ impl Default for Pool {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+pub struct Routing {
+    /// Functions (optionally schema-qualified) to treat as reads whatever pg_proc says.
+    #[serde(default)]
+    pub read_functions: Vec<String>,
+    /// Functions to treat as writes whatever pg_proc says.
+    #[serde(default)]
+    pub write_functions: Vec<String>,
+    /// How often each database's function volatility table is re-read.
+    #[serde(default = "defaults::functions_refresh", with = "humantime_serde")]
+    pub functions_refresh: Duration,
+    /// Statement texts whose classification is cached, per database.
+    #[serde(default = "defaults::cache_size")]
+    pub cache_size: usize,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            read_functions: Vec::new(),
+            write_functions: Vec::new(),
+            functions_refresh: defaults::functions_refresh(),
+            cache_size: defaults::cache_size(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Health {
     /// Time between probes of each backend.
     #[serde(default = "defaults::health_interval", with = "humantime_serde")]
@@ -251,6 +281,12 @@ mod defaults {
     }
     pub fn connect_timeout() -> Duration {
         Duration::from_secs(5)
+    }
+    pub fn functions_refresh() -> Duration {
+        Duration::from_secs(300)
+    }
+    pub fn cache_size() -> usize {
+        10_000
     }
     pub fn health_interval() -> Duration {
         Duration::from_secs(1)

@@ -22,11 +22,14 @@
 pub mod auth;
 pub mod backend;
 pub mod cancel;
+pub mod catalog;
+pub mod classify;
 pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod pool;
 pub mod protocol;
+pub mod route;
 pub mod server;
 pub mod session;
 pub mod shared;
@@ -129,6 +132,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     ));
     let shared = Arc::new(Shared {
         creds: Credentials::from_config(&config),
+        catalogs: crate::catalog::Catalogs::new(config.routing.clone()),
         config,
         pools,
         topology: topo_rx.clone(),

@@ -14,4 +14,6 @@ pub struct Shared {
     pub pools: Arc<Pools>,
     pub topology: TopologyRx,
     pub cancels: Arc<CancelRegistry>,
+    /// Per-database function volatility and classification cache.
+    pub catalogs: crate::catalog::Catalogs,
 }

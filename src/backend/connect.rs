@@ -78,6 +78,7 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
         },
         params: Vec::new(),
         applied: Vec::new(),
+        prepared: Default::default(),
         tx: TxStatus::Idle,
         created: Instant::now(),
     };

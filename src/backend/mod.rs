@@ -38,8 +38,12 @@ pub struct BackendConn {
     pub key: CancelKey,
     /// ParameterStatus values, as last reported by the server.
     pub params: Vec<(String, String)>,
-    /// Settings the proxy applied with SET since the last reset.
+    /// Settings the proxy made true on this connection since its last reset:
+    /// (name, the statement that set it).
     pub applied: Vec<(String, String)>,
+    /// Named prepared statements this connection has: name → the session's
+    /// version of it.
+    pub prepared: std::collections::HashMap<String, u64>,
     pub tx: TxStatus,
     pub created: Instant,
 }
@@ -98,7 +102,13 @@ impl BackendConn {
     pub async fn simple_query(&mut self, sql: &str) -> Result<Rows, BackendError> {
         let mut out = BytesMut::new();
         messages::query(&mut out, sql);
-        self.write_all(&out).await?;
+        self.exchange(&out).await
+    }
+
+    /// Sends the proxy's own messages (ending in Sync or a Query) and reads
+    /// the replies up to ReadyForQuery, keeping them from the client.
+    pub async fn exchange(&mut self, out: &[u8]) -> Result<Rows, BackendError> {
+        self.write_all(out).await?;
         let mut rows = Vec::new();
         let mut failed: Option<BackendError> = None;
         loop {

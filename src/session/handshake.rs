@@ -13,6 +13,8 @@ use crate::shared::Shared;
 
 use super::client::ClientConn;
 use super::settings;
+use super::sync::Prep;
+use super::EnsureError;
 use super::Session;
 
 /// What the startup phase ended with.
@@ -93,13 +95,21 @@ pub async fn handshake(
     let mut session = Session::new(client, shared, entry, database, settings, registration);
     // The first backend connection proves the database exists (3D000 comes
     // from the server) and supplies the ParameterStatus values.
-    let slot = session.startup_slot();
-    if let Err(e) = session.ensure(slot).await {
-        let (code, message) = e.client_error();
-        messages::error(&mut session.client.wbuf, "FATAL", &code, &message);
-        session.client.flush().await?;
-        return Ok(Outcome::Done);
-    }
+    let slot = match session.prepare(session.startup_slot(), &[], &[]).await {
+        Prep::Ready(slot) => slot,
+        other => {
+            // A new connection owes no replies, so it is never busy.
+            let e = match other {
+                Prep::Failed(e) => e,
+                _ => EnsureError::NoPrimary,
+            };
+            let (code, message) = e.client_error();
+            messages::error(&mut session.client.wbuf, "FATAL", &code, &message);
+            session.client.flush().await?;
+            return Ok(Outcome::Done);
+        }
+    };
+    session.refresh_catalog();
     let params = session
         .held(slot)
         .map(|h| h.conn.params.clone())

@@ -7,26 +7,47 @@
 pub mod client;
 pub mod handshake;
 mod relay;
+mod request;
 pub mod settings;
+mod state;
+mod sync;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::auth::UserEntry;
 use crate::backend::BackendConn;
 use crate::cancel::Registration;
+use crate::catalog::Catalog;
+use crate::classify::{Pin, SessionCmd};
 use crate::error::{BackendError, ClientError};
 use crate::pool::{CheckoutError, Conn, PoolKey};
 use crate::protocol::scan::Scanner;
 use crate::protocol::TxStatus;
+use crate::route::{self, SessionView};
 use crate::shared::Shared;
 
 use client::ClientConn;
+use state::Tracked;
 
-/// Which of the session's backend connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slot {
-    Primary,
-    Replica,
+/// Which of the session's backend connections: the router's target.
+pub use crate::route::Target as Slot;
+
+/// A request sent and not yet answered with ReadyForQuery.
+#[derive(Debug)]
+pub struct Pending {
+    /// Ended by Sync (extended protocol) rather than being a simple Query:
+    /// a Sync sent before COPY FROM STDIN starts is ignored by the server.
+    pub extended: bool,
+    pub effect: Option<Box<Effect>>,
+}
+
+/// What a request changes in the session once it succeeds (its
+/// ReadyForQuery arrives with no ErrorResponse before it).
+#[derive(Debug, Default)]
+pub struct Effect {
+    pub commands: Vec<SessionCmd>,
+    pub pin: Option<Pin>,
 }
 
 /// A backend connection the session holds, with its relay state.
@@ -37,6 +58,12 @@ pub struct Held {
     pub scan: Scanner,
     /// ReadyForQuery messages still owed for requests sent.
     pub outstanding: usize,
+    /// One entry per owed ReadyForQuery, in order.
+    pub pending: VecDeque<Pending>,
+    /// An ErrorResponse arrived since the last ReadyForQuery.
+    pub failed: bool,
+    /// The `Tracked::generation` this connection's settings match.
+    pub synced: Option<u64>,
 }
 
 /// Why a request could not get a backend connection.
@@ -44,6 +71,8 @@ pub struct Held {
 pub enum EnsureError {
     #[error("pgsplit: no primary is available")]
     NoPrimary,
+    #[error("pgsplit: no replica is available")]
+    NoReplica,
     #[error(transparent)]
     Checkout(#[from] CheckoutError),
     #[error(transparent)]
@@ -54,7 +83,7 @@ impl EnsureError {
     /// SQLSTATE and message for the client.
     pub fn client_error(&self) -> (String, String) {
         match self {
-            EnsureError::NoPrimary => ("08006".into(), self.to_string()),
+            EnsureError::NoPrimary | EnsureError::NoReplica => ("08006".into(), self.to_string()),
             EnsureError::Checkout(e) => (e.sqlstate().to_owned(), server_message(e)),
             EnsureError::Backend(e) => (e.sqlstate().to_owned(), backend_message(e)),
         }
@@ -90,12 +119,17 @@ pub struct Session {
     shared: Arc<Shared>,
     user: Arc<UserEntry>,
     database: String,
-    /// Startup settings made true on every backend connection.
-    settings: Vec<(String, String)>,
+    catalog: Arc<Catalog>,
+    /// Settings, prepared statements and pins, made true on every backend.
+    tracked: Tracked,
     primary: Option<Held>,
     replica: Option<Held>,
     /// From the last ReadyForQuery relayed.
     tx: TxStatus,
+    /// The backend holding the open transaction.
+    tx_slot: Option<Slot>,
+    /// The backend used last.
+    last: Option<Slot>,
     cancel: Registration,
     cancel_target: Option<(Slot, u32)>,
 }
@@ -109,17 +143,42 @@ impl Session {
         settings: Vec<(String, String)>,
         cancel: Registration,
     ) -> Session {
+        let catalog = shared.catalogs.get(&database);
         Session {
             client,
             shared,
             user,
             database,
-            settings,
+            catalog,
+            tracked: Tracked::new(&settings),
             primary: None,
             replica: None,
             tx: TxStatus::Idle,
+            tx_slot: None,
+            last: None,
             cancel,
             cancel_target: None,
+        }
+    }
+
+    /// The session as the router sees it.
+    fn view(&self) -> SessionView {
+        let topology = self.shared.topology.borrow();
+        let held_readable = self
+            .replica
+            .as_ref()
+            .is_some_and(|h| route::readable(&topology, h.backend));
+        let any_readable = (0..topology.backends.len()).any(|i| route::readable(&topology, i));
+        SessionView {
+            transaction: if self.tx == TxStatus::Idle {
+                None
+            } else {
+                self.tx_slot
+            },
+            pinned: self.tracked.pin.is_some(),
+            read_only_default: self.tracked.read_only_default(),
+            replica_usable: held_readable || any_readable,
+            last: self.last,
         }
     }
 
@@ -144,18 +203,32 @@ impl Session {
         }
     }
 
-    /// The slot whose connection opens the session.
+    /// The slot whose connection opens the session: the primary, or a
+    /// replica while no primary is known (reads keep working).
     fn startup_slot(&self) -> Slot {
-        Slot::Primary
+        if self.shared.topology.borrow().primary.is_some() {
+            Slot::Primary
+        } else {
+            Slot::Replica
+        }
     }
 
     /// Makes sure `slot` holds a connection to the backend the topology
-    /// names for it now, with the session's settings applied.
+    /// names for it now. An open transaction keeps its connection whatever
+    /// the topology says: it fails with that connection, never silently moves.
     async fn ensure(&mut self, slot: Slot) -> Result<(), EnsureError> {
+        if self.tx != TxStatus::Idle && self.tx_slot == Some(slot) && self.held(slot).is_some() {
+            return Ok(());
+        }
         let topology = self.shared.topology.borrow().clone();
         let backend = match slot {
             Slot::Primary => topology.primary.ok_or(EnsureError::NoPrimary)?,
-            Slot::Replica => return Err(EnsureError::NoPrimary),
+            Slot::Replica => match &self.replica {
+                Some(h) if route::readable(&topology, h.backend) => h.backend,
+                _ => {
+                    route::pick_replica(&topology, rand::random()).ok_or(EnsureError::NoReplica)?
+                }
+            },
         };
         if let Some(h) = self.held(slot) {
             if h.backend == backend {
@@ -171,29 +244,72 @@ impl Session {
             user: self.user.name.clone(),
             database: self.database.clone(),
         };
-        let mut conn = self
+        let conn = self
             .shared
             .pools
             .checkout(&key, &self.user.password)
             .await?;
-        if let Err(e) = settings::apply(&mut conn, &self.settings).await {
-            if e.is_fatal() {
-                let _ = deadpool::managed::Object::take(conn);
-            }
-            return Err(e.into());
-        }
         let limit = self.shared.config.listen.max_message_size;
         let held = Held {
             conn,
             backend,
             scan: Scanner::new(limit),
             outstanding: 0,
+            pending: VecDeque::new(),
+            failed: false,
+            synced: None,
         };
         match slot {
             Slot::Primary => self.primary = Some(held),
             Slot::Replica => self.replica = Some(held),
         }
         Ok(())
+    }
+
+    /// Reads this database's function volatility from the primary's
+    /// `pg_proc` in the background when it is due.
+    fn refresh_catalog(&self) {
+        let every = self.shared.catalogs.routing().functions_refresh;
+        if !self.catalog.claim_refresh(every) {
+            return;
+        }
+        let catalog = self.catalog.clone();
+        let shared = self.shared.clone();
+        let user = self.user.clone();
+        let database = self.database.clone();
+        tokio::spawn(async move {
+            let primary = shared.topology.borrow().primary().map(|b| b.addr.clone());
+            let Some(backend) = primary else {
+                catalog.failed();
+                return;
+            };
+            let key = PoolKey {
+                backend,
+                user: user.name.clone(),
+                database,
+            };
+            let rows = match shared.pools.checkout(&key, &user.password).await {
+                Ok(mut conn) => {
+                    conn.simple_query(crate::classify::FunctionTable::PG_PROC_QUERY)
+                        .await
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read pg_proc now");
+                    catalog.failed();
+                    return;
+                }
+            };
+            match rows {
+                Ok(rows) => catalog.install(
+                    crate::catalog::rows_to_functions(rows),
+                    shared.catalogs.routing(),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading pg_proc failed; unknown functions count as writes");
+                    catalog.failed();
+                }
+            }
+        });
     }
 
     /// Points CancelRequests at the connection that runs the next request;

@@ -7,10 +7,14 @@
 //! so a request for another backend waits until every reply owed by the
 //! current one has arrived.
 
+use std::sync::Arc;
+
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncReadExt;
 
-use super::{EnsureError, Held, Session, SessionError, Slot};
+use super::request::BatchInfo;
+use super::{Effect, EnsureError, Held, Session, SessionError, Slot};
+use crate::classify::Classification;
 use crate::error::{BackendError, ClientError};
 use crate::protocol::messages;
 use crate::protocol::scan::{Event, Scanner};
@@ -21,12 +25,17 @@ use crate::protocol::{tag, ProtocolError, TxStatus};
 const BATCH_SEND_AT: usize = 256 * 1024;
 
 /// Relay state that lives only while the loop runs.
-struct Relay {
+pub(super) struct Relay {
     client_scan: Scanner,
     /// Extended-protocol messages gathered for the next send.
-    batch: BytesMut,
+    pub batch: BytesMut,
+    /// What the gathered messages need and change.
+    pub info: BatchInfo,
+    pub effect: Option<Box<Effect>>,
+    /// Where the unnamed statement was last parsed, and its class.
+    pub last_unnamed: Option<(Slot, Arc<Classification>)>,
     /// A batch partly sent (Flush, or size) stays on this backend until Sync.
-    open: Option<Slot>,
+    pub open: Option<Slot>,
     /// After a failure inside a batch: drop messages until Sync, like the server.
     skip_to_sync: bool,
     /// The backend in COPY FROM STDIN: client CopyData streams to it.
@@ -35,7 +44,7 @@ struct Relay {
     lost_tx: Option<String>,
 }
 
-enum Flow {
+pub(super) enum Flow {
     Continue,
     /// The next request must wait for replies owed by the other backend.
     Blocked,
@@ -78,6 +87,9 @@ impl Session {
         let mut st = Relay {
             client_scan: Scanner::new(self.shared.config.listen.max_message_size),
             batch: BytesMut::new(),
+            info: BatchInfo::default(),
+            effect: None,
+            last_unnamed: None,
             open: None,
             skip_to_sync: false,
             copy_in: None,
@@ -165,12 +177,24 @@ impl Session {
                     self.reply_error("08006", &msg, true);
                     return Ok(None);
                 }
-                let slot = self.route_request(t, &self.client.rbuf[5..end]);
-                if !self.may_send(st, slot) {
+                if t == tag::QUERY {
+                    return self.on_query(st, end).await;
+                }
+                // A function call may do anything: the primary.
+                if !self.may_send(st, Slot::Primary) {
                     return Ok(Some(Flow::Blocked));
                 }
+                let slot = match self.prepare(Slot::Primary, &[], &[]).await {
+                    super::sync::Prep::Ready(s) => s,
+                    super::sync::Prep::Busy => return Ok(Some(Flow::Blocked)),
+                    super::sync::Prep::Failed(e) => {
+                        self.client.rbuf.advance(end);
+                        self.request_failed(st, &e, true);
+                        return Ok(None);
+                    }
+                };
                 let frame = self.client.rbuf.split_to(end);
-                self.send(st, slot, &frame, 1).await?;
+                self.send(st, slot, &frame, 1, None).await?;
             }
             tag::PARSE | tag::BIND | tag::DESCRIBE | tag::EXECUTE | tag::CLOSE => {
                 if st.skip_to_sync {
@@ -184,16 +208,13 @@ impl Session {
                     return Ok(None);
                 }
                 if st.batch.len() + end > BATCH_SEND_AT {
-                    let slot = st.open.unwrap_or_else(|| self.route_batch(&st.batch));
-                    if !self.may_send(st, slot) {
-                        return Ok(Some(Flow::Blocked));
+                    if let Some(flow) = self.flush_batch(st, 0).await? {
+                        return Ok(Some(flow));
                     }
-                    let batch = st.batch.split();
-                    st.open = Some(slot);
-                    self.send(st, slot, &batch, 0).await?;
                 }
-                let frame = self.client.rbuf.split_to(end);
-                st.batch.extend_from_slice(&frame);
+                if let Err(e) = self.gather(st, t, end) {
+                    return Err(self.protocol_error(e).into());
+                }
             }
             tag::SYNC | tag::FLUSH => {
                 let sync = t == tag::SYNC;
@@ -205,15 +226,17 @@ impl Session {
                     }
                     return Ok(None);
                 }
-                let slot = st.open.unwrap_or_else(|| self.route_batch(&st.batch));
-                if !self.may_send(st, slot) {
-                    return Ok(Some(Flow::Blocked));
-                }
                 let frame = self.client.rbuf.split_to(end);
                 st.batch.extend_from_slice(&frame);
-                let batch = st.batch.split();
-                st.open = if sync { None } else { Some(slot) };
-                self.send(st, slot, &batch, usize::from(sync)).await?;
+                if let Some(flow) = self.flush_batch(st, usize::from(sync)).await? {
+                    // Not sent: put the Sync/Flush back for the retry.
+                    let keep = st.batch.len() - frame.len();
+                    st.batch.truncate(keep);
+                    let mut back = BytesMut::from(&frame[..]);
+                    back.extend_from_slice(&self.client.rbuf);
+                    self.client.rbuf = back;
+                    return Ok(Some(flow));
+                }
             }
             tag::COPY_DATA | tag::COPY_DONE | tag::COPY_FAIL => {
                 let frame = self.client.rbuf.split_to(end);
@@ -232,19 +255,9 @@ impl Session {
         Ok(None)
     }
 
-    /// Which backend a simple Query or FunctionCall goes to.
-    fn route_request(&self, _tag: u8, _body: &[u8]) -> Slot {
-        Slot::Primary
-    }
-
-    /// Which backend an extended-protocol batch goes to.
-    fn route_batch(&self, _batch: &[u8]) -> Slot {
-        Slot::Primary
-    }
-
     /// Replies must come back in request order: another backend may take a
     /// request only when the one before has answered everything.
-    fn may_send(&self, st: &Relay, slot: Slot) -> bool {
+    pub(super) fn may_send(&self, st: &Relay, slot: Slot) -> bool {
         let other = match slot {
             Slot::Primary => Slot::Replica,
             Slot::Replica => Slot::Primary,
@@ -254,23 +267,25 @@ impl Session {
         !(other_busy || open_elsewhere)
     }
 
-    /// Sends a request, opening the slot's connection first if needed.
-    /// `owed` is the number of ReadyForQuery replies it will produce.
-    async fn send(
+    /// Sends a request to a connection made ready by `prepare`. `owed` is
+    /// the number of ReadyForQuery replies it will produce (0 or 1), and
+    /// `effect` what it changes once it succeeds.
+    pub(super) async fn send(
         &mut self,
         st: &mut Relay,
         slot: Slot,
         data: &[u8],
         owed: usize,
+        effect: Option<Box<Effect>>,
     ) -> Result<(), SessionError> {
-        if let Err(e) = self.ensure(slot).await {
-            self.request_failed(st, &e, owed > 0);
-            return Ok(());
-        }
         self.point_cancel(slot);
         let Some(h) = self.held_mut(slot) else {
             return Ok(());
         };
+        if owed > 0 {
+            let extended = data.last_chunk::<5>() == Some(&[tag::SYNC, 0, 0, 0, 4]);
+            h.pending.push_back(super::Pending { extended, effect });
+        }
         match h.conn.write_all(data).await {
             Ok(()) => {
                 h.outstanding += owed;
@@ -290,7 +305,7 @@ impl Session {
         }
     }
 
-    fn request_failed(&mut self, st: &mut Relay, e: &EnsureError, ends_request: bool) {
+    pub(super) fn request_failed(&mut self, st: &mut Relay, e: &EnsureError, ends_request: bool) {
         let (code, message) = e.client_error();
         tracing::warn!(error = %e, "request failed before reaching a backend");
         self.reply_error(&code, &message, ends_request);
@@ -330,6 +345,7 @@ impl Session {
             primary,
             replica,
             tx,
+            tx_slot,
             ..
         } = self;
         let Some(held) = (match slot {
@@ -341,13 +357,17 @@ impl Session {
         let idle = held.outstanding == 0;
         let conn = &mut *held.conn;
         let mut params = Vec::new();
+        let mut done: Vec<Box<Effect>> = Vec::new();
         let mut pos = 0;
         loop {
             let want = |t| {
                 matches!(
                     t,
-                    tag::READY_FOR_QUERY | tag::PARAMETER_STATUS | tag::COPY_IN_RESPONSE
-                ) || (idle && t == tag::ERROR_RESPONSE)
+                    tag::READY_FOR_QUERY
+                        | tag::PARAMETER_STATUS
+                        | tag::COPY_IN_RESPONSE
+                        | tag::ERROR_RESPONSE
+                )
             };
             let event =
                 held.scan
@@ -373,8 +393,19 @@ impl Session {
                                 },
                             )?;
                             held.outstanding = held.outstanding.saturating_sub(1);
+                            if let Some(super::Pending {
+                                effect: Some(effect),
+                                ..
+                            }) = held.pending.pop_front()
+                            {
+                                if !held.failed {
+                                    done.push(effect);
+                                }
+                            }
+                            held.failed = false;
                             conn.tx = status;
                             *tx = status;
+                            *tx_slot = (status != TxStatus::Idle).then_some(slot);
                             if st.copy_in == Some(slot) {
                                 st.copy_in = None;
                             }
@@ -385,8 +416,17 @@ impl Session {
                                 params.push((k.to_owned(), v.to_owned()));
                             }
                         }
-                        tag::COPY_IN_RESPONSE => st.copy_in = Some(slot),
-                        _ => {
+                        tag::COPY_IN_RESPONSE => {
+                            st.copy_in = Some(slot);
+                            // The server ignores a Sync that reached it during
+                            // COPY FROM STDIN: the one ending the batch that
+                            // started it owes no ReadyForQuery.
+                            if held.pending.front().is_some_and(|p| p.extended) {
+                                held.pending.pop_front();
+                                held.outstanding = held.outstanding.saturating_sub(1);
+                            }
+                        }
+                        _ if idle => {
                             // An error while nothing was asked: the server is
                             // ending this connection (shutdown, admin kill).
                             // Keep it from the client, which may go on.
@@ -394,6 +434,7 @@ impl Session {
                             tracing::warn!(backend = %conn.addr, error = %f, "backend error while idle");
                             forward = !matches!(f.severity.as_str(), "FATAL" | "PANIC");
                         }
+                        _ => held.failed = true,
                     }
                     if forward {
                         client.wbuf.extend_from_slice(&conn.rbuf[start..end]);
@@ -412,7 +453,42 @@ impl Session {
         for (k, v) in params {
             conn.set_param(&k, &v);
         }
+        for effect in done {
+            self.apply(slot, *effect);
+        }
         Ok(())
+    }
+
+    /// Records what a request that succeeded on `slot` changed.
+    fn apply(&mut self, slot: Slot, effect: Effect) {
+        let held = match slot {
+            Slot::Primary => self.primary.as_mut(),
+            Slot::Replica => self.replica.as_mut(),
+        };
+        let Some(held) = held else {
+            return;
+        };
+        let mut release_other = false;
+        for cmd in &effect.commands {
+            release_other |= self.tracked.record(cmd, &mut held.conn);
+        }
+        held.synced = None;
+        if let Some(pin) = effect.pin {
+            tracing::debug!(?pin, "session pinned to the primary");
+            self.tracked.pin = Some(pin);
+        }
+        if release_other {
+            // DISCARD ALL: the other connection still carries the old state.
+            let other = match slot {
+                Slot::Primary => Slot::Replica,
+                Slot::Replica => Slot::Primary,
+            };
+            if self.held(other).is_some_and(|h| h.outstanding == 0) {
+                if let Some(h) = self.take(other) {
+                    super::release(h);
+                }
+            }
+        }
     }
 
     /// A backend connection failed. Whatever the client is waiting for from
@@ -448,7 +524,7 @@ impl Session {
         }
     }
 
-    fn protocol_error(&mut self, e: ProtocolError) -> ClientError {
+    pub(super) fn protocol_error(&mut self, e: ProtocolError) -> ClientError {
         messages::error(
             &mut self.client.wbuf,
             "FATAL",

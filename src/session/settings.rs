@@ -1,9 +1,6 @@
 //! Startup settings a client asked for (application_name, DateStyle,
 //! `options=-c …`), made true on every backend connection the session uses.
 
-use crate::backend::BackendConn;
-use crate::error::BackendError;
-
 /// Startup parameters that are not settings.
 const NOT_SETTINGS: &[&str] = &["user", "database", "options", "replication"];
 
@@ -74,40 +71,6 @@ pub fn quote_ident(s: &str) -> String {
 
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Applies what differs from what `conn` already has, in one round trip.
-pub async fn apply(
-    conn: &mut BackendConn,
-    wanted: &[(String, String)],
-) -> Result<(), BackendError> {
-    let mut calls = Vec::new();
-    let mut added = Vec::new();
-    for (k, v) in wanted {
-        let has = conn.param(k) == Some(v.as_str())
-            || conn.applied.iter().any(|(ak, av)| ak == k && av == v);
-        if !has {
-            // set_config takes the value as the server reads a startup
-            // setting (a list such as search_path stays a list), unlike
-            // SET name TO 'literal'.
-            calls.push(format!(
-                "pg_catalog.set_config({}, {}, false)",
-                quote_literal(k),
-                quote_literal(v)
-            ));
-            added.push((k.clone(), v.clone()));
-        }
-    }
-    if calls.is_empty() {
-        return Ok(());
-    }
-    conn.simple_query(&format!("SELECT {}", calls.join(", ")))
-        .await?;
-    for (k, v) in added {
-        conn.applied.retain(|(ak, _)| *ak != k);
-        conn.applied.push((k, v));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

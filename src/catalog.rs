@@ -1,0 +1,120 @@
+//! Per-database classification context: the function-volatility table read
+//! from `pg_proc` on the primary, and the classification cache that depends
+//! on it. Functions are per database, so is this.
+//!
+//! Until a database's `pg_proc` has been read, the built-in table applies:
+//! unknown functions count as writes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::classify::{Classification, ClassifyCache, FunctionTable};
+use crate::config::Routing;
+
+pub struct Catalog {
+    functions: RwLock<Arc<FunctionTable>>,
+    cache: Mutex<ClassifyCache>,
+    fetched: Mutex<Option<Instant>>,
+    fetching: AtomicBool,
+}
+
+impl Catalog {
+    fn new(routing: &Routing) -> Catalog {
+        let table = FunctionTable::builtin()
+            .with_overrides(&routing.read_functions, &routing.write_functions);
+        Catalog {
+            functions: RwLock::new(Arc::new(table)),
+            cache: Mutex::new(ClassifyCache::new(routing.cache_size)),
+            fetched: Mutex::new(None),
+            fetching: AtomicBool::new(false),
+        }
+    }
+
+    pub fn classify(&self, sql: &str) -> Arc<Classification> {
+        let functions = self
+            .functions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.classify(sql, &functions)
+    }
+
+    /// (hits, misses) of the classification cache.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).stats()
+    }
+
+    /// True (once) when the table should be (re)read now; the caller then
+    /// fetches and calls [`Catalog::install`] or [`Catalog::failed`].
+    pub fn claim_refresh(&self, every: Duration) -> bool {
+        let due = self
+            .fetched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|t| t.elapsed() >= every);
+        due && !self.fetching.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn install(&self, rows: Vec<(String, String, char)>, routing: &Routing) {
+        let table = FunctionTable::from_rows(rows)
+            .with_overrides(&routing.read_functions, &routing.write_functions);
+        tracing::debug!(functions = table.len(), "function volatility table loaded");
+        *self.functions.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
+        *self.fetched.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        self.fetching.store(false, Ordering::Release);
+    }
+
+    pub fn failed(&self) {
+        self.fetching.store(false, Ordering::Release);
+    }
+}
+
+/// All databases' catalogs.
+pub struct Catalogs {
+    routing: Routing,
+    by_database: Mutex<HashMap<String, Arc<Catalog>>>,
+}
+
+impl Catalogs {
+    pub fn new(routing: Routing) -> Catalogs {
+        Catalogs {
+            routing,
+            by_database: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn routing(&self) -> &Routing {
+        &self.routing
+    }
+
+    pub fn get(&self, database: &str) -> Arc<Catalog> {
+        let mut map = self.by_database.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(database.to_owned())
+            .or_insert_with(|| Arc::new(Catalog::new(&self.routing)))
+            .clone()
+    }
+
+    /// (hits, misses) over all databases.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        let map = self.by_database.lock().unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .map(|c| c.cache_stats())
+            .fold((0, 0), |(h, m), (a, b)| (h + a, m + b))
+    }
+}
+
+/// Parses pg_proc rows as the probe query returns them.
+pub fn rows_to_functions(rows: crate::backend::Rows) -> Vec<(String, String, char)> {
+    rows.into_iter()
+        .filter_map(|r| {
+            let mut it = r.into_iter();
+            let schema = it.next()??;
+            let name = it.next()??;
+            let vol = it.next()??.chars().next()?;
+            Some((schema, name, vol))
+        })
+        .collect()
+}

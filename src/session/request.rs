@@ -1,0 +1,295 @@
+//! Client requests: classify, route, get the connection ready, send.
+//!
+//! A simple Query is one request. Extended-protocol messages are gathered
+//! into a batch up to Sync (or Flush); the batch goes to one backend,
+//! chosen by its most-writing statement. Named statements are classified
+//! once, at Parse, and looked up by name at Bind.
+
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+
+use super::relay::{Flow, Relay};
+use super::state::Body;
+use super::sync::Prep;
+use super::{Effect, Session, SessionError, Slot};
+use crate::classify::{Class, Classification, SessionCmd, WriteReason};
+use crate::protocol::{messages, tag, ProtocolError};
+use crate::route::{self, Decision, Reason};
+
+/// What the extended-protocol messages gathered so far need.
+#[derive(Default)]
+pub(super) struct BatchInfo {
+    classes: Vec<Arc<Classification>>,
+    /// Named statements bound or described but not parsed in this batch.
+    needs: Vec<String>,
+    /// Named statements parsed in this batch.
+    parses: Vec<(String, Bytes, Arc<Classification>)>,
+    closes: Vec<String>,
+    /// Class of the unnamed statement parsed in this batch.
+    unnamed: Option<Arc<Classification>>,
+    /// The batch uses the unnamed statement without parsing it.
+    unnamed_used: bool,
+}
+
+impl BatchInfo {
+    fn fresh(&self) -> Vec<String> {
+        self.parses.iter().map(|(n, _, _)| n.clone()).collect()
+    }
+}
+
+/// Session commands and pin a classification carries.
+fn effect_of(c: &Classification) -> Option<Box<Effect>> {
+    let mut commands: Vec<SessionCmd> = Vec::new();
+    let mut push = |class: &Class| {
+        if let Class::Session(cmd) = class {
+            if !matches!(
+                cmd,
+                SessionCmd::Prepare { .. } | SessionCmd::Deallocate { .. }
+            ) {
+                commands.push(cmd.clone());
+            }
+        }
+    };
+    push(&c.class);
+    c.parts.iter().for_each(&mut push);
+    if commands.is_empty() && c.pin.is_none() {
+        return None;
+    }
+    Some(Box::new(Effect {
+        commands,
+        pin: c.pin,
+    }))
+}
+
+fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
+    if let Some(f) = from {
+        let e = into.get_or_insert_with(Default::default);
+        e.commands.extend(f.commands);
+        e.pin = e.pin.or(f.pin);
+    }
+}
+
+impl Session {
+    pub(super) async fn on_query(
+        &mut self,
+        st: &mut Relay,
+        end: usize,
+    ) -> Result<Option<Flow>, SessionError> {
+        let body = &self.client.rbuf[5..end];
+        let Some(sql) = messages::query_text(body) else {
+            return Err(self
+                .protocol_error(ProtocolError::Malformed("Query"))
+                .into());
+        };
+        let class = self.catalog.classify(sql);
+        let (routed, needs, fresh) = match (&class.execute, &class.class) {
+            (Some(name), _) => {
+                let c = self.tracked.class_of(name).unwrap_or_else(|| class.clone());
+                (c, vec![name.clone()], Vec::new())
+            }
+            (None, Class::Session(SessionCmd::Prepare { name, .. })) => {
+                (class.clone(), Vec::new(), vec![name.clone()])
+            }
+            _ => (class.clone(), Vec::new(), Vec::new()),
+        };
+        let decision = route::route(&routed, &self.view());
+        if !self.may_send(st, decision.target) {
+            return Ok(Some(Flow::Blocked));
+        }
+        let slot = match self.prepare(decision.target, &needs, &fresh).await {
+            Prep::Ready(slot) => slot,
+            Prep::Busy => return Ok(Some(Flow::Blocked)),
+            Prep::Failed(e) => {
+                self.client.rbuf.advance(end);
+                self.request_failed(st, &e, true);
+                return Ok(None);
+            }
+        };
+        let frame = self.client.rbuf.split_to(end).freeze();
+        self.note_route(decision, slot);
+        let held = match slot {
+            Slot::Primary => self.primary.as_mut(),
+            Slot::Replica => self.replica.as_mut(),
+        };
+        if let Some(held) = held {
+            let conn = &mut *held.conn;
+            match &class.class {
+                Class::Session(SessionCmd::Prepare { name, statement }) => {
+                    let sql = messages::query_text(&frame[5..])
+                        .unwrap_or_default()
+                        .to_owned();
+                    let inner = Arc::new(Classification::clone(statement));
+                    self.tracked.prepared(name, Body::Sql(sql), inner, conn);
+                }
+                Class::Session(SessionCmd::Deallocate { name }) => {
+                    self.tracked.deallocated(name.as_deref(), conn)
+                }
+                _ => {}
+            }
+        }
+        self.send(st, slot, &frame, 1, effect_of(&class)).await?;
+        Ok(None)
+    }
+
+    /// Adds an extended-protocol message to the batch, noting what it needs.
+    pub(super) fn gather(
+        &mut self,
+        st: &mut Relay,
+        t: u8,
+        end: usize,
+    ) -> Result<(), ProtocolError> {
+        let frame = self.client.rbuf.split_to(end);
+        let body = &frame[5..];
+        let malformed = |what| ProtocolError::Malformed(what);
+        let info = &mut st.info;
+        match t {
+            tag::PARSE => {
+                let (name, sql) = messages::parse_names(body).ok_or(malformed("Parse"))?;
+                let class = self.catalog.classify(sql);
+                info.classes.push(class.clone());
+                if let Some(e) = effect_of(&class) {
+                    merge(&mut st.effect, Some(e));
+                }
+                if name.is_empty() {
+                    info.unnamed = Some(class);
+                } else {
+                    let name = name.to_owned();
+                    info.parses
+                        .push((name, Bytes::copy_from_slice(&frame), class));
+                }
+            }
+            tag::BIND | tag::DESCRIBE => {
+                let stmt = if t == tag::BIND {
+                    messages::bind_names(body).ok_or(malformed("Bind"))?.1
+                } else {
+                    match messages::target(body).ok_or(malformed("Describe"))? {
+                        (b'S', name) => name,
+                        _ => "\0",
+                    }
+                };
+                if stmt.is_empty() {
+                    if info.unnamed.is_none() {
+                        info.unnamed_used = true;
+                    }
+                } else if stmt != "\0" && !info.parses.iter().any(|(n, _, _)| n == stmt) {
+                    let class = self
+                        .tracked
+                        .class_of(stmt)
+                        .unwrap_or_else(|| Arc::new(Classification::write(WriteReason::Other)));
+                    info.classes.push(class);
+                    info.needs.push(stmt.to_owned());
+                }
+            }
+            tag::CLOSE => {
+                if let (b'S', name) = messages::target(body).ok_or(malformed("Close"))? {
+                    info.closes.push(name.to_owned());
+                }
+            }
+            _ => {}
+        }
+        st.batch.extend_from_slice(&frame);
+        Ok(())
+    }
+
+    /// Where the gathered batch goes.
+    fn batch_decision(&self, st: &Relay) -> Decision {
+        if let Some(slot) = st.open {
+            return Decision {
+                target: slot,
+                reason: Reason::InTransaction,
+            };
+        }
+        let view = self.view();
+        if st.info.unnamed_used {
+            // A Bind to "" must reach the backend that parsed "".
+            if let Some((slot, _)) = &st.last_unnamed {
+                let d = route::route_all(st.info.classes.iter().map(|c| &**c), &view);
+                if d.is_none_or(|d| d.target == *slot) {
+                    return Decision {
+                        target: *slot,
+                        reason: d.map_or(Reason::Session, |d| d.reason),
+                    };
+                }
+            }
+        }
+        route::route_all(st.info.classes.iter().map(|c| &**c), &view)
+            .unwrap_or_else(|| self.neutral())
+    }
+
+    /// Sends the gathered batch (ending in Sync or Flush, or partial when it
+    /// grew large): `owed` is 1 when it ends in Sync.
+    pub(super) async fn flush_batch(
+        &mut self,
+        st: &mut Relay,
+        owed: usize,
+    ) -> Result<Option<Flow>, SessionError> {
+        let decision = self.batch_decision(st);
+        if !self.may_send(st, decision.target) {
+            return Ok(Some(Flow::Blocked));
+        }
+        let fresh = st.info.fresh();
+        let slot = match self.prepare(decision.target, &st.info.needs, &fresh).await {
+            Prep::Ready(slot) => slot,
+            Prep::Busy => return Ok(Some(Flow::Blocked)),
+            Prep::Failed(e) => {
+                st.batch.clear();
+                st.info = BatchInfo::default();
+                st.effect = None;
+                self.request_failed(st, &e, owed > 0);
+                return Ok(None);
+            }
+        };
+        self.note_route(decision, slot);
+        let info = std::mem::take(&mut st.info);
+        let held = match slot {
+            Slot::Primary => self.primary.as_mut(),
+            Slot::Replica => self.replica.as_mut(),
+        };
+        if let Some(held) = held {
+            let conn = &mut *held.conn;
+            for (name, parse, class) in info.parses {
+                self.tracked
+                    .prepared(&name, Body::Protocol(parse), class, conn);
+            }
+            for name in &info.closes {
+                self.tracked.deallocated(Some(name), conn);
+            }
+        }
+        if let Some(class) = info.unnamed {
+            st.last_unnamed = Some((slot, class));
+        } else if info.unnamed_used {
+            if let Some(u) = &mut st.last_unnamed {
+                u.0 = slot;
+            }
+        }
+        let batch = st.batch.split();
+        let effect = if owed > 0 { st.effect.take() } else { None };
+        st.open = if owed > 0 { None } else { Some(slot) };
+        self.send(st, slot, &batch, owed, effect).await?;
+        Ok(None)
+    }
+
+    /// Requests that carry no statement go where the session already is.
+    pub(super) fn neutral(&self) -> Decision {
+        let busy = [Slot::Primary, Slot::Replica]
+            .into_iter()
+            .find(|&s| self.held(s).is_some_and(|h| h.outstanding > 0));
+        let target = busy
+            .or(if self.tx != crate::protocol::TxStatus::Idle {
+                self.tx_slot
+            } else {
+                None
+            })
+            .or(self.last)
+            .unwrap_or(Slot::Primary);
+        Decision {
+            target,
+            reason: Reason::Session,
+        }
+    }
+
+    fn note_route(&mut self, _decision: Decision, slot: Slot) {
+        self.last = Some(slot);
+    }
+}

@@ -1,0 +1,103 @@
+//! Getting a backend connection ready for a request: open it if needed,
+//! then replay what it lacks of the session (settings, prepared statements)
+//! with the replies kept from the client.
+
+use bytes::BytesMut;
+
+use super::state::Plan;
+use super::{EnsureError, Session, Slot};
+use crate::backend::BackendConn;
+use crate::error::BackendError;
+use crate::protocol::{messages, tag, TxStatus};
+
+/// Outcome of getting a connection ready.
+pub(super) enum Prep {
+    /// Ready; the request goes to this slot (a replica request may have
+    /// fallen back to the primary).
+    Ready(Slot),
+    /// The connection still owes replies; replay must wait until it is idle.
+    Busy,
+    /// The request cannot run: answer the client with this error.
+    Failed(EnsureError),
+}
+
+impl Session {
+    /// Opens `slot`'s connection if needed and brings it up to date: its
+    /// settings match the session, it has the statements in `needs`, and
+    /// none of the names in `fresh` (about to be prepared again).
+    pub(super) async fn prepare(&mut self, slot: Slot, needs: &[String], fresh: &[String]) -> Prep {
+        let slot = match self.ensure(slot).await {
+            Ok(()) => slot,
+            // Anything bound for a replica may run on the primary instead.
+            Err(e) if slot == Slot::Replica && self.tx == TxStatus::Idle => {
+                tracing::debug!(error = %e, "no replica connection; using the primary");
+                match self.ensure(Slot::Primary).await {
+                    Ok(()) => Slot::Primary,
+                    Err(e) => return Prep::Failed(e),
+                }
+            }
+            Err(e) => return Prep::Failed(e),
+        };
+        let generation = self.tracked.generation;
+        let held = match slot {
+            Slot::Primary => self.primary.as_mut(),
+            Slot::Replica => self.replica.as_mut(),
+        };
+        let Some(held) = held else {
+            return Prep::Failed(EnsureError::NoPrimary);
+        };
+        let current = held.synced == Some(generation);
+        if current && needs.is_empty() && fresh.is_empty() {
+            return Prep::Ready(slot);
+        }
+        let plan = self.tracked.plan(&held.conn, current, needs, fresh);
+        if plan.is_empty() {
+            held.synced = Some(generation);
+            return Prep::Ready(slot);
+        }
+        if held.outstanding > 0 {
+            return Prep::Busy;
+        }
+        match run(&mut held.conn, &plan).await {
+            Ok(()) => {
+                self.tracked.planned(&mut held.conn, needs, fresh);
+                held.synced = Some(generation);
+                Prep::Ready(slot)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "replaying session state failed");
+                if e.is_fatal() {
+                    if let Some(h) = self.take(slot) {
+                        drop(deadpool::managed::Object::take(h.conn));
+                    }
+                }
+                Prep::Failed(EnsureError::Backend(e))
+            }
+        }
+    }
+}
+
+async fn run(conn: &mut BackendConn, plan: &Plan) -> Result<(), BackendError> {
+    for sql in &plan.drops {
+        if let Err(e) = conn.simple_query(sql).await {
+            if e.is_fatal() {
+                return Err(e);
+            }
+        }
+    }
+    if !plan.settings.is_empty() {
+        conn.simple_query(&plan.settings.join("; ")).await?;
+    }
+    for sql in &plan.prepares {
+        conn.simple_query(sql).await?;
+    }
+    if !plan.parses.is_empty() {
+        let mut out = BytesMut::new();
+        for parse in &plan.parses {
+            out.extend_from_slice(parse);
+        }
+        messages::put_frame(&mut out, tag::SYNC, |_| {});
+        conn.exchange(&out).await?;
+    }
+    Ok(())
+}
