@@ -44,6 +44,13 @@ pub struct Held {
 pub enum EnsureError {
     #[error("pgsplit: no primary is available")]
     NoPrimary,
+    /// Writes are refused (fail closed); the message says why.
+    #[error("{0}")]
+    WriteRefused(String),
+    /// The primary changed while the session's transaction was open on the
+    /// old one; that transaction is gone.
+    #[error("pgsplit: the primary changed to {0} during the transaction; it was rolled back")]
+    PrimaryChanged(std::sync::Arc<str>),
     #[error(transparent)]
     Checkout(#[from] CheckoutError),
     #[error(transparent)]
@@ -54,7 +61,9 @@ impl EnsureError {
     /// SQLSTATE and message for the client.
     pub fn client_error(&self) -> (String, String) {
         match self {
-            EnsureError::NoPrimary => ("08006".into(), self.to_string()),
+            EnsureError::NoPrimary
+            | EnsureError::WriteRefused(_)
+            | EnsureError::PrimaryChanged(_) => ("08006".into(), self.to_string()),
             EnsureError::Checkout(e) => (e.sqlstate().to_owned(), server_message(e)),
             EnsureError::Backend(e) => (e.sqlstate().to_owned(), backend_message(e)),
         }
@@ -153,9 +162,13 @@ impl Session {
     /// names for it now, with the session's settings applied.
     async fn ensure(&mut self, slot: Slot) -> Result<(), EnsureError> {
         let topology = self.shared.topology.borrow().clone();
+        let no_primary = || match &topology.write_refusal {
+            Some(_) => EnsureError::WriteRefused(topology.no_primary_reason()),
+            None => EnsureError::NoPrimary,
+        };
         let backend = match slot {
-            Slot::Primary => topology.primary.ok_or(EnsureError::NoPrimary)?,
-            Slot::Replica => return Err(EnsureError::NoPrimary),
+            Slot::Primary => topology.primary.ok_or_else(no_primary)?,
+            Slot::Replica => return Err(no_primary()),
         };
         if let Some(h) = self.held(slot) {
             if h.backend == backend {
@@ -163,8 +176,16 @@ impl Session {
             }
         }
         // The role moved to another backend (failover): let the old one go.
+        // A transaction open there cannot continue on the new primary.
         if let Some(old) = self.take(slot) {
+            let in_tx = old.conn.tx != TxStatus::Idle;
             release(old);
+            if in_tx {
+                self.tx = TxStatus::Idle;
+                return Err(EnsureError::PrimaryChanged(
+                    topology.backends[backend].addr.clone(),
+                ));
+            }
         }
         let key = PoolKey {
             backend: topology.backends[backend].addr.clone(),
