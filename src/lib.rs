@@ -27,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod pool;
 pub mod protocol;
+pub mod rejoin;
 pub mod server;
 pub mod session;
 pub mod shared;

@@ -4,7 +4,8 @@
 //! timeline is the primary. Not in recovery on an older timeline: a stale
 //! primary, fenced. Two not-in-recovery backends on the newest timeline, or
 //! backends of different clusters: no primary and `write_refusal` (fail
-//! closed). Up/down is damped (`failures`/`successes`), except that a
+//! closed). A replica on an older timeline does not follow the newest primary
+//! and is fenced from reads. Up/down is damped (`failures`/`successes`), except that a
 //! backend reporting itself primary on a newer timeline than any known is
 //! adopted at once, so a promotion is followed within one probe.
 
@@ -66,6 +67,16 @@ pub fn next(
             ));
         } else {
             b.role = Role::Primary;
+        }
+    }
+    // A replica on an older timeline does not follow the newest primary
+    // (diverged, or still pointed at the old one): its data is frozen.
+    for b in backends.iter_mut().filter(|b| b.role == Role::Replica) {
+        if let Some(tl) = b.timeline.filter(|&tl| tl < newest) {
+            b.fenced = Some(format!(
+                "replica on timeline {tl}, behind timeline {newest}: it does not follow the \
+                 newest primary; point its primary_conninfo there or rejoin it"
+            ));
         }
     }
     let claimants: Vec<usize> = (0..backends.len())

@@ -234,3 +234,16 @@ fn lag_is_measured_against_the_primary() {
     let t = step(&topo(2), &[down(), ok('R', 1)]);
     assert_eq!(t.backends[1].lag_bytes, None, "no primary, no reference");
 }
+
+#[test]
+fn replica_left_on_an_old_timeline_is_not_readable() {
+    let t = step(&topo(3), &[ok('P', 2), ok('R', 1), ok('R', 2)]);
+    assert_eq!(t.primary, Some(0));
+    assert!(t.backends[1]
+        .fenced
+        .as_deref()
+        .unwrap()
+        .contains("timeline 1"));
+    assert_eq!(t.backends[1].role, Role::Replica);
+    assert_eq!(t.replicas().collect::<Vec<_>>(), vec![2]);
+}
