@@ -223,14 +223,16 @@ async fn kill_promote_fence_rejoin() {
         "rejoined node does not stream from the new primary; its log:\n{}",
         std::fs::read_to_string(old.log_path()).unwrap_or_default()
     );
-    assert_eq!(blocking(|| old.is_in_recovery()).unwrap(), true);
+    assert!(blocking(|| old.is_in_recovery()).unwrap());
     proxy.stop(Duration::from_secs(1)).await;
 }
 
 /// A TCP relay to `target` that can be cut (the proxy alone loses the server).
 async fn forwarder(target: SocketAddr) -> (SocketAddr, watch::Sender<bool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind forwarder");
+    let addr = listener.local_addr().expect("forwarder address");
     let (cut, rx) = watch::channel(false);
     tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
@@ -272,7 +274,7 @@ async fn auto_promotion_when_the_primary_dies() {
     )
     .await;
     println!("primary killed → auto-promotion → first write: {took:?}");
-    assert_eq!(blocking(|| replica.is_in_recovery()).unwrap(), false);
+    assert!(!blocking(|| replica.is_in_recovery()).unwrap());
     assert_eq!(topo(&proxy).primary, Some(1));
     assert!(
         t0.elapsed() >= Duration::from_secs(1),
@@ -298,7 +300,7 @@ async fn no_promotion_when_only_the_proxy_lost_the_primary() {
     assert!(lost, "proxy did not notice the cut");
     // Well past failover.timeout: the replica still streams, so no promotion.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(blocking(|| replica.is_in_recovery()).unwrap(), true);
+    assert!(blocking(|| replica.is_in_recovery()).unwrap());
     let t = topo(&proxy);
     assert_eq!(t.primary, None);
     assert_eq!(t.backends[1].wal_receiver.as_deref(), Some("streaming"));
@@ -394,6 +396,11 @@ async fn state_file_refuses_old_primary_after_restart() {
     // Now the new primary is down and the old one is back.
     blocking(|| new.stop(StopMode::Immediate)).unwrap();
     blocking(|| old.start()).unwrap();
+    // `pgsplit status` (one probe round with the same config) sees it too.
+    let once = pgsplit::topology::status::probe_once(&config(&addrs(&cluster), &with_state)).await;
+    let table = pgsplit::topology::status::render(&once);
+    println!("{table}");
+    assert!(table.contains("stale-primary  fenced"), "{table}");
     let proxy = pgsplit::start(config(&addrs(&cluster), &with_state))
         .await
         .unwrap();

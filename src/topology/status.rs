@@ -2,6 +2,14 @@
 
 use super::probe::format_lsn;
 use super::{Role, Topology};
+use crate::config::Config;
+
+/// Probes every configured backend once, as the proxy would at start-up
+/// (with its state file, if any), without running a proxy.
+pub async fn probe_once(config: &Config) -> Topology {
+    let mut probes = super::probes_for(config);
+    super::discover(config, &mut probes).await
+}
 
 /// One line per backend: address, role, up/down, timeline, lag, and why it
 /// is fenced or down; then the write verdict.
