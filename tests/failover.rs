@@ -424,3 +424,38 @@ async fn state_file_refuses_old_primary_after_restart() {
     assert_eq!(topo(&forgetful).primary, Some(0));
     forgetful.stop(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejoin_with_a_fresh_base_backup() {
+    let _serial = SERIAL.lock().await;
+    let cluster = cluster(1);
+    let (old, new) = (cluster.primary().clone(), cluster.replicas()[0].clone());
+    let proxy = pgsplit::start(config(&addrs(&cluster), "")).await.unwrap();
+    blocking(|| old.stop(StopMode::Immediate)).unwrap();
+    blocking(|| new.promote()).unwrap();
+    let opts = pgsplit::rejoin::RejoinOptions {
+        data_dir: old.data_dir.clone(),
+        primary: new.addr().to_string(),
+        user: "postgres".into(),
+        password: Some(cluster.superuser_password().into()),
+        pg_bin: None,
+        force_basebackup: true,
+    };
+    let done = blocking(|| pgsplit::rejoin::rejoin(&opts)).unwrap();
+    assert_eq!(done.method, pgsplit::rejoin::Method::Basebackup);
+    let aside = done.moved_aside.expect("old data directory kept");
+    assert!(aside.join("PG_VERSION").is_file(), "{}", aside.display());
+    // Its own port (pgsplit_port.conf) was kept, not the new primary's.
+    blocking(|| old.start()).unwrap();
+    let readable = eventually(Duration::from_secs(10), || async {
+        topo(&proxy).readable(0)
+    })
+    .await;
+    assert!(
+        readable,
+        "base-backed-up node not readable: {:?}",
+        topo(&proxy)
+    );
+    assert!(blocking(|| old.is_in_recovery()).unwrap());
+    proxy.stop(Duration::from_secs(1)).await;
+}

@@ -142,11 +142,15 @@ impl Task {
             }
             match (&old.fenced, &new.fenced) {
                 (None, Some(why)) => {
-                    tracing::error!(
-                        backend = %new.addr,
-                        "backend fenced, no reads or writes go to it: {why}. {}",
-                        rejoin_steps(new, next.primary())
-                    );
+                    if new.role == super::Role::StalePrimary {
+                        tracing::error!(
+                            backend = %new.addr,
+                            "backend fenced, no reads or writes go to it: {why}. {}",
+                            rejoin_steps(new, next.primary())
+                        );
+                    } else {
+                        tracing::warn!(backend = %new.addr, "backend fenced from reads: {why}");
+                    }
                     self.pools.drain_backend(&new.addr);
                 }
                 (Some(_), None) => tracing::info!(backend = %new.addr, "backend no longer fenced"),
