@@ -40,6 +40,8 @@ pub struct Config {
     #[serde(default)]
     pub health: Health,
     #[serde(default)]
+    pub failover: Failover,
+    #[serde(default)]
     pub log: Log,
 }
 
@@ -212,6 +214,16 @@ pub struct Health {
     /// Database the probes connect to.
     #[serde(default = "defaults::health_database")]
     pub database: String,
+    /// Consecutive failed probes that mark a backend down.
+    #[serde(default = "defaults::health_failures")]
+    pub failures: u32,
+    /// Consecutive good probes that bring a down backend back.
+    #[serde(default = "defaults::health_successes")]
+    pub successes: u32,
+    /// File keeping the highest timeline seen per cluster across restarts
+    /// (default: none, kept in memory only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Health {
@@ -222,6 +234,37 @@ impl Default for Health {
             user: None,
             password: None,
             database: defaults::health_database(),
+            failures: defaults::health_failures(),
+            successes: defaults::health_successes(),
+            state_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failover {
+    /// Promote the best replica when the primary stays down (off by default).
+    #[serde(default)]
+    pub auto_promote: bool,
+    /// How long the primary must be down before a promotion.
+    #[serde(default = "defaults::failover_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Promote only while `vip` is assigned to this host.
+    #[serde(default)]
+    pub require_vip: bool,
+    /// The virtual IP of a pgsplit pair (for `require_vip`).
+    #[serde(default)]
+    pub vip: String,
+}
+
+impl Default for Failover {
+    fn default() -> Self {
+        Failover {
+            auto_promote: false,
+            timeout: defaults::failover_timeout(),
+            require_vip: false,
+            vip: String::new(),
         }
     }
 }
@@ -296,6 +339,15 @@ mod defaults {
     }
     pub fn health_database() -> String {
         "postgres".into()
+    }
+    pub fn health_failures() -> u32 {
+        3
+    }
+    pub fn health_successes() -> u32 {
+        2
+    }
+    pub fn failover_timeout() -> Duration {
+        Duration::from_secs(10)
     }
     pub fn log_level() -> String {
         "info".into()
@@ -391,6 +443,15 @@ impl Config {
         }
         if self.health.interval.is_zero() {
             return invalid("[health] interval must be positive".into());
+        }
+        if self.health.failures == 0 || self.health.successes == 0 {
+            return invalid("[health] failures and successes must be at least 1".into());
+        }
+        if self.failover.require_vip && self.failover.vip.parse::<std::net::IpAddr>().is_err() {
+            return invalid(format!(
+                "[failover] require_vip is set but vip = {:?} is not an IP address",
+                self.failover.vip
+            ));
         }
         Ok(())
     }
@@ -531,6 +592,26 @@ password = "secret"
         assert_eq!(c.log.format, LogFormat::Json);
         let e = err(&format!("{MINIMAL}\n[pool]\ncheckout_timeout = \"soon\"\n"));
         assert!(e.contains("checkout_timeout"), "{e}");
+    }
+
+    #[test]
+    fn health_and_failover_keys() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!((c.health.failures, c.health.successes), (3, 2));
+        assert_eq!(c.health.state_file, None);
+        assert!(!c.failover.auto_promote);
+        assert_eq!(c.failover.timeout, Duration::from_secs(10));
+        let c = Config::parse(&format!(
+            "{MINIMAL}\n[health]\nfailures = 5\nstate_file = \"/var/lib/pgsplit/state.json\"\n\
+             [failover]\nauto_promote = true\ntimeout = \"3s\"\nrequire_vip = true\nvip = \"10.0.0.100\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.health.failures, 5);
+        assert!(c.failover.auto_promote && c.failover.require_vip);
+        let e = err(&format!("{MINIMAL}\n[failover]\nrequire_vip = true\n"));
+        assert!(e.contains("vip"), "{e}");
+        let e = err(&format!("{MINIMAL}\n[health]\nsuccesses = 0\n"));
+        assert!(e.contains("successes"), "{e}");
     }
 
     #[test]

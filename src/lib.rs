@@ -29,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod pool;
 pub mod protocol;
+pub mod rejoin;
 pub mod route;
 pub mod server;
 pub mod session;
@@ -44,12 +45,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Credentials;
-use crate::backend::ConnectParams;
 use crate::cancel::CancelRegistry;
 use crate::config::Config;
 use crate::pool::Pools;
 use crate::shared::Shared;
-use crate::topology::{Probe, Topology, TopologyRx};
+use crate::topology::{Topology, TopologyRx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -97,26 +97,16 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         source,
     })?;
 
-    let (user, password) = config.health_credentials();
-    let mut probes: Vec<Probe> = config
-        .backends
-        .iter()
-        .map(|b| {
-            let params = ConnectParams {
-                addr: Arc::from(b.addr.as_str()),
-                user: user.clone(),
-                password: password.clone(),
-                database: config.health.database.clone(),
-                startup: vec![("application_name".into(), "pgsplit-health".into())],
-                timeout: config.health.timeout,
-            };
-            Probe::new(params, config.health.timeout)
-        })
-        .collect();
+    let mut probes = topology::probes_for(&config);
     let first = topology::discover(&config, &mut probes).await;
-    match first.primary() {
-        Some(p) => tracing::info!(primary = %p.addr, "topology discovered"),
-        None => tracing::warn!("no primary found at start-up; writes fail until one appears"),
+    match (first.primary(), &first.write_refusal) {
+        (Some(p), _) => {
+            tracing::info!(primary = %p.addr, timeline = ?first.timeline, "topology discovered")
+        }
+        (None, Some(r)) => tracing::error!("no primary at start-up, writes refused: {r}"),
+        (None, None) => {
+            tracing::warn!("no primary found at start-up; writes fail until one appears")
+        }
     }
     let (topo_tx, topo_rx) = watch::channel(Arc::new(first));
 

@@ -33,6 +33,30 @@ enum Command {
     },
     /// Validate a configuration file and print the effective values.
     ConfigCheck { file: PathBuf },
+    /// Probe every backend once (with --config) and print the topology table.
+    Status,
+    /// Turn a stopped stale primary into a replica of the new primary
+    /// (pg_rewind, or pg_basebackup), then say how to start it.
+    Rejoin {
+        /// Data directory of the stopped server.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The new primary, host:port.
+        #[arg(long)]
+        primary: String,
+        /// User for pg_rewind/pg_basebackup and primary_conninfo (superuser or REPLICATION + rewind grants).
+        #[arg(long, default_value = "postgres")]
+        user: String,
+        /// Environment variable holding that user's password.
+        #[arg(long)]
+        password_env: Option<String>,
+        /// Directory with pg_rewind and pg_basebackup.
+        #[arg(long)]
+        pg_bin: Option<PathBuf>,
+        /// Skip pg_rewind: move the data directory aside, take a fresh base backup.
+        #[arg(long)]
+        force_basebackup: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +86,70 @@ fn main() -> ExitCode {
         Command::Demo { listen } => {
             init_logging(&pgsplit::config::Log::default());
             rt.block_on(demo::run(listen))
+        }
+        Command::Status => {
+            let config = match pgsplit::config::Config::load(&cli.config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("pgsplit: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let topology = rt.block_on(pgsplit::topology::status::probe_once(&config));
+            print!("{}", pgsplit::topology::status::render(&topology));
+            match topology.primary {
+                Some(_) => ExitCode::SUCCESS,
+                None => ExitCode::FAILURE,
+            }
+        }
+        Command::Rejoin {
+            data_dir,
+            primary,
+            user,
+            password_env,
+            pg_bin,
+            force_basebackup,
+        } => {
+            init_logging(&pgsplit::config::Log::default());
+            let password = match password_env.map(|v| std::env::var(&v).map_err(|_| v)) {
+                None => None,
+                Some(Ok(p)) => Some(p),
+                Some(Err(var)) => {
+                    eprintln!(
+                        "pgsplit: rejoin: environment variable {var} (--password-env) is not set"
+                    );
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = pgsplit::rejoin::RejoinOptions {
+                data_dir,
+                primary,
+                user,
+                password,
+                pg_bin,
+                force_basebackup,
+            };
+            match pgsplit::rejoin::rejoin(&opts) {
+                Ok(done) => {
+                    if let Some(e) = &done.rewind_error {
+                        println!("pg_rewind failed ({e}); used pg_basebackup instead");
+                    }
+                    if let Some(old) = &done.moved_aside {
+                        println!("the old data directory was kept at {}", old.display());
+                    }
+                    println!(
+                        "{} is now configured as a replica ({:?}). Start it:\n  {}",
+                        opts.data_dir.display(),
+                        done.method,
+                        done.start_hint
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("pgsplit: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::ConfigCheck { file } => match pgsplit::config::Config::load(&file) {
             Ok(c) => {

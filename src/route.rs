@@ -10,7 +10,7 @@
 //! 5. writes → the primary; reads → a replica, else the primary.
 
 use crate::classify::{Class, Classification, Hint, SessionCmd, TxCmd, WriteReason};
-use crate::topology::{Role, Topology};
+use crate::topology::Topology;
 
 /// Which backend role a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -141,24 +141,14 @@ pub fn route_all<'a>(
     out
 }
 
-/// Backends that may serve reads now.
-pub fn readable(t: &Topology, i: usize) -> bool {
-    t.backends
-        .get(i)
-        .is_some_and(|b| b.up && b.role == Role::Replica)
-}
-
 /// Picks a readable replica by weight; `roll` is a random number.
 pub fn pick_replica(t: &Topology, roll: u64) -> Option<usize> {
-    let total: u64 = (0..t.backends.len())
-        .filter(|&i| readable(t, i))
-        .map(|i| u64::from(t.backends[i].weight))
-        .sum();
+    let total: u64 = t.replicas().map(|i| u64::from(t.backends[i].weight)).sum();
     if total == 0 {
         return None;
     }
     let mut point = roll % total;
-    for i in (0..t.backends.len()).filter(|&i| readable(t, i)) {
+    for i in t.replicas() {
         let w = u64::from(t.backends[i].weight);
         if point < w {
             return Some(i);
@@ -172,8 +162,7 @@ pub fn pick_replica(t: &Topology, roll: u64) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::classify::{Classification, Pin};
-    use crate::topology::BackendState;
-    use std::sync::Arc;
+    use crate::topology::{BackendState, Role};
 
     fn c(class: Class) -> Classification {
         Classification::of(class)
@@ -339,14 +328,13 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &(role, up, weight))| BackendState {
-                    addr: Arc::from(format!("b{i}:5432")),
-                    weight,
                     role,
                     up,
-                    error: None,
+                    ..BackendState::new(&format!("b{i}:5432"), weight)
                 })
                 .collect(),
             primary: Some(0),
+            ..Topology::default()
         }
     }
 

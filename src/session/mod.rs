@@ -73,6 +73,13 @@ pub enum EnsureError {
     NoPrimary,
     #[error("pgsplit: no replica is available")]
     NoReplica,
+    /// Writes are refused (fail closed); the message says why.
+    #[error("{0}")]
+    WriteRefused(String),
+    /// The primary changed while the session's transaction was open on the
+    /// old one; that transaction is gone.
+    #[error("pgsplit: the primary changed to {0} during the transaction; it was rolled back")]
+    PrimaryChanged(std::sync::Arc<str>),
     #[error(transparent)]
     Checkout(#[from] CheckoutError),
     #[error(transparent)]
@@ -83,7 +90,10 @@ impl EnsureError {
     /// SQLSTATE and message for the client.
     pub fn client_error(&self) -> (String, String) {
         match self {
-            EnsureError::NoPrimary | EnsureError::NoReplica => ("08006".into(), self.to_string()),
+            EnsureError::NoPrimary
+            | EnsureError::NoReplica
+            | EnsureError::WriteRefused(_)
+            | EnsureError::PrimaryChanged(_) => ("08006".into(), self.to_string()),
             EnsureError::Checkout(e) => (e.sqlstate().to_owned(), server_message(e)),
             EnsureError::Backend(e) => (e.sqlstate().to_owned(), backend_message(e)),
         }
@@ -167,8 +177,8 @@ impl Session {
         let held_readable = self
             .replica
             .as_ref()
-            .is_some_and(|h| route::readable(&topology, h.backend));
-        let any_readable = (0..topology.backends.len()).any(|i| route::readable(&topology, i));
+            .is_some_and(|h| topology.readable(h.backend));
+        let any_readable = topology.replicas().next().is_some();
         SessionView {
             transaction: if self.tx == TxStatus::Idle {
                 None
@@ -214,17 +224,27 @@ impl Session {
     }
 
     /// Makes sure `slot` holds a connection to the backend the topology
-    /// names for it now. An open transaction keeps its connection whatever
-    /// the topology says: it fails with that connection, never silently moves.
+    /// names for it now. A transaction never silently moves backends.
     async fn ensure(&mut self, slot: Slot) -> Result<(), EnsureError> {
-        if self.tx != TxStatus::Idle && self.tx_slot == Some(slot) && self.held(slot).is_some() {
+        // A read-only transaction on a replica finishes there even if the
+        // replica falls out of favour; one on the primary must not go on
+        // against a primary that was replaced (below).
+        if self.tx != TxStatus::Idle
+            && slot == Slot::Replica
+            && self.tx_slot == Some(slot)
+            && self.held(slot).is_some()
+        {
             return Ok(());
         }
         let topology = self.shared.topology.borrow().clone();
+        let no_primary = || match &topology.write_refusal {
+            Some(_) => EnsureError::WriteRefused(topology.no_primary_reason()),
+            None => EnsureError::NoPrimary,
+        };
         let backend = match slot {
-            Slot::Primary => topology.primary.ok_or(EnsureError::NoPrimary)?,
+            Slot::Primary => topology.primary.ok_or_else(no_primary)?,
             Slot::Replica => match &self.replica {
-                Some(h) if route::readable(&topology, h.backend) => h.backend,
+                Some(h) if topology.readable(h.backend) => h.backend,
                 _ => {
                     route::pick_replica(&topology, rand::random()).ok_or(EnsureError::NoReplica)?
                 }
@@ -236,8 +256,16 @@ impl Session {
             }
         }
         // The role moved to another backend (failover): let the old one go.
+        // A transaction open there cannot continue on the new primary.
         if let Some(old) = self.take(slot) {
+            let in_tx = old.conn.tx != TxStatus::Idle;
             release(old);
+            if in_tx {
+                self.tx = TxStatus::Idle;
+                return Err(EnsureError::PrimaryChanged(
+                    topology.backends[backend].addr.clone(),
+                ));
+            }
         }
         let key = PoolKey {
             backend: topology.backends[backend].addr.clone(),

@@ -1,94 +1,186 @@
 //! The pure topology transition: previous snapshot + probe results → next.
+//!
+//! The primary rule: the reachable, not-in-recovery backend on the highest
+//! timeline is the primary. Not in recovery on an older timeline: a stale
+//! primary, fenced. Two not-in-recovery backends on the newest timeline, or
+//! backends of different clusters: no primary and `write_refusal` (fail
+//! closed). A replica on an older timeline does not follow the newest primary
+//! and is fenced from reads. Up/down is damped (`failures`/`successes`), except that a
+//! backend reporting itself primary on a newer timeline than any known is
+//! adopted at once, so a promotion is followed within one probe.
 
-use super::probe::ProbeResult;
+use super::probe::{Observation, ProbeResult};
+use super::state::Persisted;
 use super::{BackendState, Role, Topology};
 
-/// Computes the next snapshot. The primary is the reachable backend that is
-/// not in recovery; with more than one such backend there is no primary
-/// (fail closed: writes are refused rather than split).
-pub fn next(prev: &Topology, results: &[ProbeResult]) -> Topology {
-    let backends: Vec<BackendState> = prev
+/// Hysteresis thresholds (`[health] failures`, `successes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub failures: u32,
+    pub successes: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            failures: 3,
+            successes: 2,
+        }
+    }
+}
+
+/// Computes the next snapshot.
+pub fn next(
+    prev: &Topology,
+    results: &[ProbeResult],
+    policy: &Policy,
+    persisted: &Persisted,
+) -> Topology {
+    let mut backends: Vec<BackendState> = prev
         .backends
         .iter()
         .zip(results)
-        .map(|(b, r)| match r {
-            Ok(o) => BackendState {
+        .map(|(b, r)| observe(b, r, policy))
+        .collect();
+
+    let mut ids: Vec<u64> = backends
+        .iter()
+        .filter_map(|b| b.system_identifier)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let timeline = backends
+        .iter()
+        .filter_map(|b| b.timeline)
+        .chain(ids.iter().filter_map(|&id| persisted.highest(id)))
+        .max();
+    let newest = timeline.unwrap_or(0);
+
+    // Not in recovery on an older timeline: stale, whether reachable or not.
+    for b in backends.iter_mut().filter(|b| b.claims_primary()) {
+        let tl = b.timeline.unwrap_or(0);
+        if tl < newest {
+            b.role = Role::StalePrimary;
+            b.fenced = Some(format!(
+                "stale primary: not in recovery on timeline {tl}, but timeline {newest} is newer; \
+                 rejoin it as a replica with pg_rewind (pgsplit rejoin)"
+            ));
+        } else {
+            b.role = Role::Primary;
+        }
+    }
+    // A replica on an older timeline does not follow the newest primary
+    // (diverged, or still pointed at the old one): its data is frozen.
+    for b in backends.iter_mut().filter(|b| b.role == Role::Replica) {
+        if let Some(tl) = b.timeline.filter(|&tl| tl < newest) {
+            b.fenced = Some(format!(
+                "replica on timeline {tl}, behind timeline {newest}: it does not follow the \
+                 newest primary; point its primary_conninfo there or rejoin it"
+            ));
+        }
+    }
+    let claimants: Vec<usize> = (0..backends.len())
+        .filter(|&i| {
+            let b = &backends[i];
+            b.role == Role::Primary && (b.up || b.responsive)
+        })
+        .collect();
+
+    let mut write_refusal = None;
+    let mut primary = None;
+    if ids.len() > 1 {
+        let list: Vec<String> = backends
+            .iter()
+            .filter_map(|b| b.system_identifier.map(|id| format!("{} is {id}", b.addr)))
+            .collect();
+        write_refusal = Some(format!(
+            "backends belong to different clusters (system_identifier: {}); \
+             fix [[backends]] or the servers",
+            list.join(", ")
+        ));
+    } else if claimants.len() > 1 {
+        let names: Vec<&str> = claimants.iter().map(|&i| &*backends[i].addr).collect();
+        write_refusal = Some(format!(
+            "{} are all primaries on timeline {newest}; an operator must demote all but one",
+            names.join(" and ")
+        ));
+    } else if let Some(&i) = claimants.first() {
+        let newer_than_known = prev.timeline.is_none_or(|t| newest > t);
+        if !backends[i].up && backends[i].responsive && newer_than_known {
+            backends[i].up = true;
+        }
+        if backends[i].up {
+            primary = Some(i);
+        }
+    }
+
+    let primary_lsn = primary.and_then(|i| backends[i].current_lsn);
+    for b in backends.iter_mut() {
+        b.lag_bytes = match (b.role, primary_lsn, b.replay_lsn) {
+            (Role::Replica, Some(p), Some(r)) if b.responsive => Some(p.saturating_sub(r)),
+            _ => None,
+        };
+    }
+    Topology {
+        backends,
+        primary,
+        write_refusal,
+        timeline,
+    }
+}
+
+/// One backend after one probe: counters, up/down with hysteresis, and the
+/// observation (kept from before when the probe failed).
+fn observe(prev: &BackendState, result: &ProbeResult, policy: &Policy) -> BackendState {
+    match result {
+        Ok(o) => {
+            let successes = prev.successes.saturating_add(1);
+            // Never seen before (start-up): nothing to damp.
+            let first = prev.role == Role::Unknown;
+            BackendState {
                 role: if o.in_recovery {
                     Role::Replica
                 } else {
                     Role::Primary
                 },
-                up: true,
+                up: prev.up || first || successes >= policy.successes,
                 error: None,
-                ..b.clone()
-            },
-            Err(e) => BackendState {
-                up: false,
+                fenced: None,
+                failures: 0,
+                successes,
+                responsive: true,
+                ..with_observation(prev, o)
+            }
+        }
+        Err(e) => {
+            let failures = prev.failures.saturating_add(1);
+            BackendState {
+                up: prev.up && failures < policy.failures,
                 error: Some(e.clone()),
-                ..b.clone()
-            },
-        })
-        .collect();
-    let mut writable = backends
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.up && b.role == Role::Primary)
-        .map(|(i, _)| i);
-    let primary = match (writable.next(), writable.next()) {
-        (Some(i), None) => Some(i),
-        _ => None,
-    };
-    Topology { backends, primary }
+                fenced: None,
+                failures,
+                successes: 0,
+                responsive: false,
+                lag_seconds: None,
+                ..prev.clone()
+            }
+        }
+    }
+}
+
+fn with_observation(prev: &BackendState, o: &Observation) -> BackendState {
+    BackendState {
+        timeline: o.timeline.or(prev.timeline),
+        system_identifier: o.system_identifier.or(prev.system_identifier),
+        current_lsn: o.current_lsn,
+        receive_lsn: o.receive_lsn,
+        replay_lsn: o.replay_lsn,
+        lag_seconds: o.lag_seconds,
+        wal_receiver: o.wal_receiver.clone(),
+        ..prev.clone()
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::probe::Observation;
-    use super::*;
-    use std::sync::Arc;
-
-    fn topo(n: usize) -> Topology {
-        Topology {
-            backends: (0..n)
-                .map(|i| BackendState {
-                    addr: Arc::from(format!("b{i}:5432")),
-                    weight: 1,
-                    role: Role::Unknown,
-                    up: false,
-                    error: None,
-                })
-                .collect(),
-            primary: None,
-        }
-    }
-
-    fn ok(in_recovery: bool) -> ProbeResult {
-        Ok(Observation { in_recovery })
-    }
-
-    #[test]
-    fn table() {
-        let down = || Err("refused".to_string());
-        let cases: Vec<(Vec<ProbeResult>, Option<usize>)> = vec![
-            (vec![ok(false), ok(true)], Some(0)),
-            (vec![ok(true), ok(false)], Some(1)),
-            (vec![down(), ok(true)], None),
-            (vec![ok(false), ok(false)], None),
-            (vec![down(), down()], None),
-            (vec![ok(true), ok(true), ok(false)], Some(2)),
-        ];
-        for (results, want) in cases {
-            let t = next(&topo(results.len()), &results);
-            assert_eq!(t.primary, want, "{results:?}");
-        }
-    }
-
-    #[test]
-    fn down_backend_keeps_its_last_role() {
-        let t = next(&topo(2), &[ok(false), ok(true)]);
-        let t = next(&t, &[Err("x".into()), ok(true)]);
-        assert_eq!(t.backends[0].role, Role::Primary);
-        assert!(!t.backends[0].up);
-        assert_eq!(t.primary, None);
-    }
-}
+#[path = "transition_tests.rs"]
+mod tests;
