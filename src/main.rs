@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod ops;
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +34,21 @@ enum Command {
     },
     /// Validate a configuration file and print the effective values.
     ConfigCheck { file: PathBuf },
+    /// Exit 0 if the local proxy accepts clients (GET /health is 200); for keepalived.
+    Check {
+        /// The proxy's admin endpoint.
+        #[arg(long, default_value = "127.0.0.1:9930")]
+        admin: String,
+    },
+    /// Print the topology, pools and clients of a running proxy (GET /status).
+    Status {
+        /// The proxy's admin endpoint.
+        #[arg(long, default_value = "127.0.0.1:9930")]
+        admin: String,
+        /// Bearer token when `[admin] token` is set.
+        #[arg(long, env = "PGSPLIT_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,7 +73,7 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&config.log);
-            rt.block_on(run(config))
+            rt.block_on(ops::run(config))
         }
         Command::Demo { listen } => {
             init_logging(&pgsplit::config::Log::default());
@@ -73,21 +89,9 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Check { admin } => rt.block_on(ops::check(&admin)),
+        Command::Status { admin, token } => rt.block_on(ops::status(&admin, token.as_deref())),
     }
-}
-
-async fn run(config: pgsplit::config::Config) -> ExitCode {
-    let proxy = match pgsplit::start(config).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start");
-            return ExitCode::FAILURE;
-        }
-    };
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    proxy.stop(std::time::Duration::from_secs(5)).await;
-    ExitCode::SUCCESS
 }
 
 /// Ctrl-C or SIGTERM.

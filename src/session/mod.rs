@@ -157,8 +157,10 @@ impl Session {
             Slot::Primary => topology.primary.ok_or(EnsureError::NoPrimary)?,
             Slot::Replica => return Err(EnsureError::NoPrimary),
         };
-        if let Some(h) = self.held(slot) {
-            if h.backend == backend {
+        // Compared by address: a reload may renumber the backends.
+        if let Some(h) = self.held_mut(slot) {
+            if h.conn.addr == topology.backends[backend].addr {
+                h.backend = backend;
                 return Ok(());
             }
         }
@@ -182,7 +184,7 @@ impl Session {
             }
             return Err(e.into());
         }
-        let limit = self.shared.config.listen.max_message_size;
+        let limit = self.shared.config.load().listen.max_message_size;
         let held = Held {
             conn,
             backend,

@@ -6,6 +6,7 @@
 //! the snapshot once per statement.
 
 mod probe;
+pub mod reconfig;
 pub mod transition;
 
 use std::sync::Arc;
@@ -82,15 +83,16 @@ pub async fn discover(config: &Config, probes: &mut [Probe]) -> Topology {
 }
 
 /// The topology task: probe every `interval` (fast while no primary is known),
-/// publish changes, stop when `shutdown` fires.
+/// publish changes, follow reloaded configs, stop when `shutdown` fires.
 pub async fn run(
-    config: Arc<Config>,
+    mut configs: watch::Receiver<Arc<Config>>,
     mut probes: Vec<Probe>,
     tx: watch::Sender<Arc<Topology>>,
     pools: Arc<Pools>,
     shutdown: CancellationToken,
 ) {
     const FAST: Duration = Duration::from_millis(100);
+    let mut config = configs.borrow_and_update().clone();
     loop {
         let prev = tx.borrow().clone();
         let wait = if prev.primary.is_some() {
@@ -101,6 +103,13 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            Ok(()) = configs.changed() => {
+                // A reload: probe the new backend list from now on.
+                config = configs.borrow_and_update().clone();
+                probes = reconfig::probes(&config);
+                tx.send_replace(Arc::new(reconfig::rebase(&prev, &config)));
+                continue;
+            }
         }
         let results = probe::round(&mut probes).await;
         let next = transition::next(&prev, &results);
