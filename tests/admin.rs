@@ -1,5 +1,7 @@
 //! Admin HTTP, metrics, reload and graceful drain against a real cluster.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashSet;
