@@ -339,3 +339,26 @@ async fn drain_finishes_transactions_and_tells_idle_clients() {
         .expect("drain did not finish");
     assert!(drained, "every session ended within shutdown_timeout");
 }
+
+#[test]
+fn dashboard_uses_only_registered_metrics() {
+    // Families without samples yet are not exported, so compare with the
+    // names registered in the source.
+    let source = include_str!("../src/admin/metrics.rs");
+    let dashboard = include_str!("../grafana/pgsplit.json");
+    let _: serde_json::Value = serde_json::from_str(dashboard).unwrap();
+    let mut used = 0;
+    for (i, _) in dashboard.match_indices("pgsplit_") {
+        let name: String = dashboard[i + "pgsplit_".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let registered = ["_bucket", "_total", ""]
+            .iter()
+            .filter_map(|s| name.strip_suffix(s))
+            .any(|f| source.contains(&format!("\"{f}\",")));
+        assert!(registered, "dashboard uses unknown metric pgsplit_{name}");
+        used += 1;
+    }
+    assert!(used > 20);
+}
