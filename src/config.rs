@@ -293,7 +293,8 @@ impl Config {
             ConfigError::Parse(m) => ConfigError::Parse(format!("{}: {m}", path.display())),
             other => other,
         })?;
-        config.source = Some(path.to_path_buf());
+        // Absolute, so a reload finds the same file whatever the cwd is then.
+        config.source = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
         Ok(config)
     }
 
