@@ -15,6 +15,9 @@
 //! - [`pool`]: deadpool pools of backend connections.
 //! - [`session`]: one client: handshake, then the relay loop.
 //! - [`topology`]: the only writer of backend roles and health.
+//! - [`admin`]: HTTP endpoints (/health /ready /status /metrics /reload) and
+//!   the Prometheus [`admin::metrics::Metrics`], passed in, never global.
+//! - [`reload`]: SIGHUP / `POST /reload`: validate whole, then swap.
 //! - [`cluster`]: throwaway primary + replicas for `pgsplit demo` and tests.
 //!
 //! Everything is built in [`start`] and passed down; there is no global state.
