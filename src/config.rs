@@ -26,6 +26,9 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The file this configuration was read from (re-read on reload).
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
     pub listen: Listen,
     #[serde(default)]
     pub admin: Admin,
@@ -59,6 +62,9 @@ pub struct Listen {
     /// Largest single protocol message accepted from a client.
     #[serde(default = "defaults::max_message_size")]
     pub max_message_size: usize,
+    /// On SIGTERM, open transactions get this long to finish.
+    #[serde(default = "defaults::shutdown_timeout", with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -67,12 +73,20 @@ pub struct Admin {
     /// HTTP endpoint for /metrics /health /ready /status.
     #[serde(default = "defaults::admin_addr")]
     pub addr: String,
+    /// When set, every endpoint but /health needs `Authorization: Bearer <token>`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redact"
+    )]
+    pub token: Option<String>,
 }
 
 impl Default for Admin {
     fn default() -> Self {
         Admin {
             addr: defaults::admin_addr(),
+            token: None,
         }
     }
 }
@@ -307,6 +321,9 @@ mod defaults {
     pub fn max_message_size() -> usize {
         256 * 1024 * 1024
     }
+    pub fn shutdown_timeout() -> Duration {
+        Duration::from_secs(30)
+    }
     pub fn admin_addr() -> String {
         "127.0.0.1:9930".into()
     }
@@ -360,10 +377,13 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Config::parse(&text).map_err(|e| match e {
+        let mut config = Config::parse(&text).map_err(|e| match e {
             ConfigError::Parse(m) => ConfigError::Parse(format!("{}: {m}", path.display())),
             other => other,
-        })
+        })?;
+        // Absolute, so a reload finds the same file whatever the cwd is then.
+        config.source = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+        Ok(config)
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -389,6 +409,9 @@ impl Config {
                 "[admin] addr = {:?} is not an IP:port address",
                 self.admin.addr
             ));
+        }
+        if self.admin.token.as_deref().is_some_and(str::is_empty) {
+            return invalid("[admin] token is empty: remove it or set a secret".into());
         }
         if self.backends.is_empty() {
             return invalid("missing section [[backends]]: at least one backend is needed".into());

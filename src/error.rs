@@ -15,6 +15,8 @@ pub enum ClientError {
     StartupTimeout,
     #[error("client closed the connection")]
     Closed,
+    #[error("session ended by a graceful shutdown")]
+    Shutdown,
 }
 
 /// Something went wrong with a backend (PostgreSQL server) connection.

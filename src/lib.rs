@@ -15,10 +15,14 @@
 //! - [`pool`]: deadpool pools of backend connections.
 //! - [`session`]: one client: handshake, then the relay loop.
 //! - [`topology`]: the only writer of backend roles and health.
+//! - [`admin`]: HTTP endpoints (/health /ready /status /metrics /reload) and
+//!   the Prometheus [`admin::metrics::Metrics`], passed in, never global.
+//! - [`reload`]: SIGHUP / `POST /reload`: validate whole, then swap.
 //! - [`cluster`]: throwaway primary + replicas for `pgsplit demo` and tests.
 //!
 //! Everything is built in [`start`] and passed down; there is no global state.
 
+pub mod admin;
 pub mod auth;
 pub mod backend;
 pub mod cancel;
@@ -30,6 +34,7 @@ pub mod error;
 pub mod pool;
 pub mod protocol;
 pub mod rejoin;
+pub mod reload;
 pub mod route;
 pub mod server;
 pub mod session;
@@ -38,16 +43,21 @@ pub mod topology;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admin::http::AdminState;
+use crate::admin::metrics::Metrics;
 use crate::auth::Credentials;
 use crate::cancel::CancelRegistry;
 use crate::config::Config;
 use crate::pool::Pools;
+use crate::reload::{ReloadError, ReloadReport, Reloader};
 use crate::shared::Shared;
 use crate::topology::{Topology, TopologyRx};
 
@@ -64,38 +74,104 @@ pub enum StartError {
 pub struct Proxy {
     /// Where clients connect (the bound address, useful with port 0).
     pub addr: SocketAddr,
+    /// Where the admin HTTP endpoint listens (bound address).
+    pub admin_addr: SocketAddr,
     pub topology: TopologyRx,
+    pub metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
+    reloader: Arc<Reloader>,
     shutdown: CancellationToken,
+    /// Topology, admin and listener tasks.
     tracker: TaskTracker,
+    /// One task per client connection.
+    sessions: TaskTracker,
 }
 
 impl Proxy {
     /// Stops accepting and the topology task, then waits up to `grace` for
     /// sessions to end.
-    pub async fn stop(self, grace: std::time::Duration) {
+    pub async fn stop(self, grace: Duration) {
         self.shutdown.cancel();
         self.tracker.close();
-        let _ = tokio::time::timeout(grace, self.tracker.wait()).await;
+        self.sessions.close();
+        let _ = tokio::time::timeout(grace, async {
+            self.sessions.wait().await;
+            self.tracker.wait().await;
+        })
+        .await;
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+
+    /// Begins a graceful shutdown: the listener closes, `/health` turns 503,
+    /// idle sessions get 57P01 now and busy ones when their transaction ends.
+    pub fn begin_drain(&self) {
+        if !self.shared.drain.is_cancelled() {
+            tracing::warn!(
+                sessions = self.shared.clients.get(),
+                "draining: no new clients; sessions end as their transactions finish"
+            );
+        }
+        self.shared.metrics.set_draining();
+        self.shared.drain.cancel();
+    }
+
+    /// Drains (see [`Proxy::begin_drain`]), waits up to `[listen]
+    /// shutdown_timeout` for sessions, then stops. True when every session
+    /// ended in time.
+    pub async fn drain(self) -> bool {
+        self.begin_drain();
+        self.sessions.close();
+        let grace = self.shared.config.load().listen.shutdown_timeout;
+        let done = tokio::time::timeout(grace, self.sessions.wait())
+            .await
+            .is_ok();
+        if done {
+            tracing::info!("drained: every session ended");
+        } else {
+            tracing::warn!(
+                sessions = self.shared.clients.get(),
+                ?grace,
+                "shutdown_timeout reached; closing the sessions still open"
+            );
+        }
+        self.stop(Duration::from_secs(1)).await;
+        done
+    }
+
+    /// Re-reads the config file (like SIGHUP).
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        self.reloader.reload().await
+    }
+
+    /// Client sessions open now.
+    pub fn clients(&self) -> usize {
+        self.shared.clients.get()
     }
 }
 
 /// Builds every component from `config` and starts serving.
 pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let config = Arc::new(config);
-    let listener = TcpListener::bind(&config.listen.addr)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.listen.addr.clone(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.listen.addr.clone(),
-        source,
-    })?;
+    let bind = |addr: &str| {
+        let addr = addr.to_owned();
+        async move {
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| StartError::Listen { addr, source })?;
+            Ok::<_, StartError>((listener, local))
+        }
+    };
+    let (listener, addr) = bind(&config.listen.addr).await?;
+    let (admin_listener, admin_addr) = bind(&config.admin.addr).await?;
 
     let mut probes = topology::probes_for(&config);
     let first = topology::discover(&config, &mut probes).await;
@@ -109,37 +185,62 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         }
     }
     let (topo_tx, topo_rx) = watch::channel(Arc::new(first));
+    let (config_tx, config_rx) = watch::channel(config.clone());
 
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let pools = Arc::new(Pools::new(config.pool.clone()));
+    let sessions = TaskTracker::new();
+    let metrics = Arc::new(Metrics::new());
+    let pools = Arc::new(Pools::new(config.pool.clone(), metrics.clone()));
     tracker.spawn(topology::run(
-        config.clone(),
+        config_rx,
         probes,
         topo_tx,
         pools.clone(),
         shutdown.clone(),
     ));
+    tracker.spawn(admin::count_failovers(
+        topo_rx.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     let shared = Arc::new(Shared {
-        creds: Credentials::from_config(&config),
+        creds: ArcSwap::from_pointee(Credentials::from_config(&config)),
         catalogs: crate::catalog::Catalogs::new(config.routing.clone()),
-        config,
+        config: ArcSwap::new(config),
         pools,
         topology: topo_rx.clone(),
         cancels: Arc::new(CancelRegistry::default()),
+        metrics: metrics.clone(),
+        drain: CancellationToken::new(),
+        clients: Default::default(),
     });
+    let reloader = Arc::new(Reloader::new(shared.clone(), config_tx));
+    tracker.spawn(admin::http::serve(
+        admin_listener,
+        AdminState {
+            shared: shared.clone(),
+            reloader: reloader.clone(),
+        },
+        shutdown.clone(),
+    ));
     tracker.spawn(server::serve(
         listener,
-        shared,
+        shared.clone(),
         shutdown.clone(),
-        tracker.clone(),
+        sessions.clone(),
     ));
-    tracing::info!(%addr, "pgsplit listening");
+    tracing::info!(%addr, admin = %admin_addr, "pgsplit listening");
     Ok(Proxy {
         addr,
+        admin_addr,
         topology: topo_rx,
+        metrics,
+        shared,
+        reloader,
         shutdown,
         tracker,
+        sessions,
     })
 }
 

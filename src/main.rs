@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod ops;
 
 #[derive(Parser)]
 #[command(
@@ -33,8 +34,6 @@ enum Command {
     },
     /// Validate a configuration file and print the effective values.
     ConfigCheck { file: PathBuf },
-    /// Probe every backend once (with --config) and print the topology table.
-    Status,
     /// Turn a stopped stale primary into a replica of the new primary
     /// (pg_rewind, or pg_basebackup), then say how to start it.
     Rejoin {
@@ -56,6 +55,25 @@ enum Command {
         /// Skip pg_rewind: move the data directory aside, take a fresh base backup.
         #[arg(long)]
         force_basebackup: bool,
+    },
+    /// Exit 0 if the local proxy accepts clients (GET /health is 200); for keepalived.
+    Check {
+        /// The proxy's admin endpoint.
+        #[arg(long, default_value = "127.0.0.1:9930")]
+        admin: String,
+    },
+    /// Print the topology table: of a running proxy (GET /status on --admin,
+    /// the default), or by probing the backends of --config once (--probe).
+    Status {
+        /// The proxy's admin endpoint.
+        #[arg(long, default_value = "127.0.0.1:9930")]
+        admin: String,
+        /// Probe the backends of --config directly instead of asking a proxy.
+        #[arg(long)]
+        probe: bool,
+        /// Bearer token when `[admin] token` is set.
+        #[arg(long, env = "PGSPLIT_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 
@@ -81,13 +99,13 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&config.log);
-            rt.block_on(run(config))
+            rt.block_on(ops::run(config))
         }
         Command::Demo { listen } => {
             init_logging(&pgsplit::config::Log::default());
             rt.block_on(demo::run(listen))
         }
-        Command::Status => {
+        Command::Status { probe: true, .. } => {
             let config = match pgsplit::config::Config::load(&cli.config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -161,21 +179,9 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Check { admin } => rt.block_on(ops::check(&admin)),
+        Command::Status { admin, token, .. } => rt.block_on(ops::status(&admin, token.as_deref())),
     }
-}
-
-async fn run(config: pgsplit::config::Config) -> ExitCode {
-    let proxy = match pgsplit::start(config).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start");
-            return ExitCode::FAILURE;
-        }
-    };
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    proxy.stop(std::time::Duration::from_secs(5)).await;
-    ExitCode::SUCCESS
 }
 
 /// Ctrl-C or SIGTERM.

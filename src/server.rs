@@ -1,30 +1,33 @@
 //! The client listener: accept, enforce `max_clients`, spawn one task per
-//! session, stop accepting on shutdown.
+//! session, stop accepting (and close the socket) when draining begins.
 
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::field::Empty;
 use tracing::Instrument;
 
+use crate::admin::metrics::Refusal;
 use crate::error::ClientError;
 use crate::session::client::ClientConn;
 use crate::session::handshake::{self, Outcome};
 use crate::shared::Shared;
 
+/// Accepts until `shared.drain` or `shutdown` fires; sessions are spawned on
+/// `sessions` so a drain can wait for exactly them.
 pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
-    tracker: TaskTracker,
+    sessions: TaskTracker,
 ) {
-    let slots = Arc::new(Semaphore::new(shared.config.listen.max_clients));
     let mut next_id: u64 = 0;
     loop {
         let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
+            _ = shared.drain.cancelled() => break,
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
@@ -37,15 +40,26 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         next_id += 1;
-        let span = tracing::info_span!("session", id = next_id, peer = %peer);
+        let span = tracing::info_span!(
+            "session",
+            id = next_id,
+            peer = %peer,
+            user = Empty,
+            database = Empty
+        );
         let client = ClientConn::new(stream, peer);
         let shared = shared.clone();
-        let startup_timeout = shared.config.listen.startup_timeout;
-        match slots.clone().try_acquire_owned() {
-            Ok(permit) => {
-                tracker.spawn(
+        let (max_clients, startup_timeout) = {
+            let config = shared.config.load();
+            (config.listen.max_clients, config.listen.startup_timeout)
+        };
+        match shared.clients.try_take(max_clients) {
+            Some(slot) => {
+                sessions.spawn(
                     async move {
-                        let _permit = permit;
+                        let _slot = slot;
+                        let _active = shared.metrics.client_accepted();
+                        let metrics = shared.metrics.clone();
                         let started = tokio::time::timeout(
                             startup_timeout,
                             handshake::handshake(client, shared),
@@ -61,14 +75,18 @@ pub async fn serve(
                             }
                             Ok(Outcome::Done) => {}
                             Err(ClientError::Closed) => {}
-                            Err(e) => tracing::info!(error = %e, "client startup failed"),
+                            Err(e) => {
+                                metrics.client_refused(Refusal::startup);
+                                tracing::info!(error = %e, "client startup failed");
+                            }
                         }
                     }
                     .instrument(span),
                 );
             }
-            Err(_) => {
-                tracker.spawn(
+            None => {
+                shared.metrics.client_refused(Refusal::too_many);
+                sessions.spawn(
                     async move {
                         tracing::warn!("too many clients: refusing connection");
                         let refused = tokio::time::timeout(
@@ -89,4 +107,5 @@ pub async fn serve(
             }
         }
     }
+    tracing::info!("stopped accepting clients");
 }

@@ -1,7 +1,12 @@
-//! Handles every session needs, built once in [`crate::run`] and passed in.
+//! Handles every session needs, built once in [`crate::start`] and passed in.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::metrics::Metrics;
 use crate::auth::Credentials;
 use crate::cancel::CancelRegistry;
 use crate::config::Config;
@@ -9,11 +14,47 @@ use crate::pool::Pools;
 use crate::topology::TopologyRx;
 
 pub struct Shared {
-    pub config: Arc<Config>,
-    pub creds: Credentials,
+    /// The live configuration; a reload swaps it whole. Read it once per
+    /// use (`shared.config.load()`), never hold the guard across an await.
+    pub config: ArcSwap<Config>,
+    /// Users built from `config`, swapped together with it.
+    pub creds: ArcSwap<Credentials>,
     pub pools: Arc<Pools>,
     pub topology: TopologyRx,
     pub cancels: Arc<CancelRegistry>,
     /// Per-database function volatility and classification cache.
     pub catalogs: crate::catalog::Catalogs,
+    pub metrics: Arc<Metrics>,
+    /// Fired when a graceful shutdown begins: the listener closes and idle
+    /// sessions end with 57P01.
+    pub drain: CancellationToken,
+    /// Client sessions open now (checked against `listen.max_clients`).
+    pub clients: ClientCount,
+}
+
+/// Counts client sessions; a slot is given back when its guard drops.
+#[derive(Default)]
+pub struct ClientCount(Arc<AtomicUsize>);
+
+pub struct ClientSlot(Arc<AtomicUsize>);
+
+impl ClientCount {
+    /// A slot when fewer than `max` are taken.
+    pub fn try_take(&self, max: usize) -> Option<ClientSlot> {
+        if self.0.fetch_add(1, Ordering::AcqRel) >= max {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(ClientSlot(self.0.clone()))
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }

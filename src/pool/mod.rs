@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult, Timeouts};
 
+use crate::admin::metrics::Metrics as ProxyMetrics;
 use crate::backend::{self, BackendConn, ConnectParams};
 use crate::config;
 use crate::error::BackendError;
@@ -47,6 +48,14 @@ impl managed::Manager for Manager {
     }
 }
 
+fn timeouts(settings: &config::Pool) -> Timeouts {
+    Timeouts {
+        wait: Some(settings.checkout_timeout),
+        create: Some(settings.connect_timeout),
+        recycle: Some(Duration::from_secs(1)),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
     pub backend: Arc<str>,
@@ -81,18 +90,40 @@ impl CheckoutError {
     }
 }
 
+/// One pool's state, for `/status` and metrics.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PoolStatus {
+    pub backend: Arc<str>,
+    pub user: String,
+    pub database: String,
+    pub size: usize,
+    pub idle: usize,
+    pub waiting: usize,
+    pub max: usize,
+}
+
 /// All pools, created on first use.
 pub struct Pools {
-    settings: config::Pool,
+    /// Replaced on reload; read once per checkout.
+    settings: Mutex<config::Pool>,
     pools: Mutex<HashMap<PoolKey, Pool>>,
+    metrics: Arc<ProxyMetrics>,
 }
 
 impl Pools {
-    pub fn new(settings: config::Pool) -> Pools {
+    pub fn new(settings: config::Pool, metrics: Arc<ProxyMetrics>) -> Pools {
         Pools {
-            settings,
+            settings: Mutex::new(settings),
             pools: Mutex::new(HashMap::new()),
+            metrics,
         }
+    }
+
+    fn settings(&self) -> config::Pool {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn pool(&self, key: &PoolKey, password: &str) -> Pool {
@@ -100,6 +131,7 @@ impl Pools {
         if let Some(p) = pools.get(key) {
             return p.clone();
         }
+        let settings = self.settings();
         let manager = Manager {
             params: ConnectParams {
                 addr: key.backend.clone(),
@@ -107,18 +139,13 @@ impl Pools {
                 password: password.to_owned(),
                 database: key.database.clone(),
                 startup: Vec::new(),
-                timeout: self.settings.connect_timeout,
+                timeout: settings.connect_timeout,
             },
-            idle_timeout: self.settings.idle_timeout,
-        };
-        let timeouts = Timeouts {
-            wait: Some(self.settings.checkout_timeout),
-            create: Some(self.settings.connect_timeout),
-            recycle: Some(Duration::from_secs(1)),
+            idle_timeout: settings.idle_timeout,
         };
         let pool = Pool::builder(manager)
-            .max_size(self.settings.max_per_backend)
-            .timeouts(timeouts)
+            .max_size(settings.max_per_backend)
+            .timeouts(timeouts(&settings))
             .runtime(deadpool::Runtime::Tokio1)
             .build();
         let pool = match pool {
@@ -132,12 +159,19 @@ impl Pools {
 
     pub async fn checkout(&self, key: &PoolKey, password: &str) -> Result<Conn, CheckoutError> {
         let pool = self.pool(key, password);
-        match pool.get().await {
+        let settings = self.settings();
+        let began = std::time::Instant::now();
+        let got = {
+            let _waiting = self.metrics.checkout_waiting();
+            pool.timeout_get(&timeouts(&settings)).await
+        };
+        self.metrics.checkout_wait(began.elapsed());
+        match got {
             Ok(c) => Ok(c),
             Err(PoolError::Timeout(_)) => Err(CheckoutError::Timeout {
                 backend: key.backend.clone(),
-                waited: self.settings.checkout_timeout,
-                max: self.settings.max_per_backend,
+                waited: settings.checkout_timeout,
+                max: settings.max_per_backend,
             }),
             Err(PoolError::Backend(e)) => Err(e.into()),
             Err(_) => Err(CheckoutError::Closed(key.backend.clone())),
@@ -146,7 +180,7 @@ impl Pools {
 
     /// Closes idle connections past `idle_timeout`; run periodically.
     pub fn reap(&self) {
-        let idle = self.settings.idle_timeout;
+        let idle = self.settings().idle_timeout;
         let pools: Vec<Pool> = {
             let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
             pools.values().cloned().collect()
@@ -164,6 +198,45 @@ impl Pools {
                 p.retain(|_, _| false);
             }
         }
+    }
+
+    /// Applies reloaded settings: new limits and timeouts for every pool;
+    /// pools of a user whose password changed, or of a backend no longer
+    /// configured, are forgotten (their connections close as sessions give
+    /// them back, so no client is cut off).
+    pub fn reconfigure(&self, settings: config::Pool, changed_users: &[String], backends: &[&str]) {
+        let max = settings.max_per_backend;
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools.retain(|k, p| {
+            let keep = !changed_users.contains(&k.user) && backends.contains(&&*k.backend);
+            if keep {
+                p.resize(max);
+            } else {
+                p.retain(|_, _| false);
+            }
+            keep
+        });
+    }
+
+    /// Every pool's state, for `/status` and metrics.
+    pub fn status(&self) -> Vec<PoolStatus> {
+        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools
+            .iter()
+            .map(|(k, p)| {
+                let s = p.status();
+                PoolStatus {
+                    backend: k.backend.clone(),
+                    user: k.user.clone(),
+                    database: k.database.clone(),
+                    size: s.size,
+                    idle: s.available,
+                    waiting: s.waiting,
+                    max: s.max_size,
+                }
+            })
+            .collect()
     }
 
     /// (backend, size, available) for each pool, for status and metrics.

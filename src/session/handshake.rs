@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::admin::metrics::Refusal;
 use crate::auth::{self, AuthFailure};
 use crate::cancel;
 use crate::error::ClientError;
@@ -61,6 +62,7 @@ pub async fn handshake(
     let Some(user) = get("user") else {
         return refuse(
             client,
+            &shared,
             "28000",
             "no PostgreSQL user name specified in startup packet",
         )
@@ -69,6 +71,7 @@ pub async fn handshake(
     if get("replication").is_some_and(|v| v != "false" && v != "0" && v != "off") {
         return refuse(
             client,
+            &shared,
             "0A000",
             "pgsplit does not proxy replication connections",
         )
@@ -77,11 +80,16 @@ pub async fn handshake(
     let database = get("database")
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| user.clone());
+    let span = tracing::Span::current();
+    span.record("user", user.as_str());
+    span.record("database", database.as_str());
 
-    let entry = match auth::authenticate(&mut client, &shared.creds, &user).await {
+    let creds = shared.creds.load_full();
+    let entry = match auth::authenticate(&mut client, &creds, &user).await {
         Ok(e) => e,
         Err(AuthFailure::Rejected) => {
-            tracing::info!(peer = %client.peer, user = %user, "authentication failed");
+            shared.metrics.client_refused(Refusal::auth);
+            tracing::info!("authentication failed");
             auth::rejected(&mut client.wbuf, &user);
             client.flush().await?;
             return Ok(Outcome::Done);
@@ -103,6 +111,7 @@ pub async fn handshake(
                 Prep::Failed(e) => e,
                 _ => EnsureError::NoPrimary,
             };
+            session.shared.metrics.client_refused(Refusal::startup);
             let (code, message) = e.client_error();
             messages::error(&mut session.client.wbuf, "FATAL", &code, &message);
             session.client.flush().await?;
@@ -131,7 +140,14 @@ pub async fn handshake(
     Ok(Outcome::Ready(Box::new(session)))
 }
 
-async fn refuse(mut client: ClientConn, code: &str, message: &str) -> Result<Outcome, ClientError> {
+async fn refuse(
+    mut client: ClientConn,
+    shared: &Shared,
+    code: &str,
+    message: &str,
+) -> Result<Outcome, ClientError> {
+    shared.metrics.client_refused(Refusal::startup);
+    tracing::info!(code, message, "client refused at startup");
     messages::error(&mut client.wbuf, "FATAL", code, message);
     client.flush().await?;
     Ok(Outcome::Done)

@@ -250,8 +250,10 @@ impl Session {
                 }
             },
         };
-        if let Some(h) = self.held(slot) {
-            if h.backend == backend {
+        // Compared by address: a reload may renumber the backends.
+        if let Some(h) = self.held_mut(slot) {
+            if h.conn.addr == topology.backends[backend].addr {
+                h.backend = backend;
                 return Ok(());
             }
         }
@@ -277,7 +279,7 @@ impl Session {
             .pools
             .checkout(&key, &self.user.password)
             .await?;
-        let limit = self.shared.config.listen.max_message_size;
+        let limit = self.shared.config.load().listen.max_message_size;
         let held = Held {
             conn,
             backend,

@@ -8,6 +8,7 @@
 //! current one has arrived.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncReadExt;
@@ -42,6 +43,8 @@ pub(super) struct Relay {
     copy_in: Option<Slot>,
     /// Set when a backend was lost inside a transaction: the next request fails.
     lost_tx: Option<String>,
+    /// When the oldest request still owed a ReadyForQuery was sent (metrics).
+    sent_at: Option<Instant>,
 }
 
 pub(super) enum Flow {
@@ -54,6 +57,8 @@ pub(super) enum Flow {
 enum Wake {
     Client(std::io::Result<usize>),
     Backend(Slot, std::io::Result<usize>),
+    /// Draining, and this session owes nothing: tell the client and close.
+    Drain,
 }
 
 async fn read_held(h: &mut Option<Held>) -> std::io::Result<usize> {
@@ -73,19 +78,24 @@ impl Session {
     pub async fn run(mut self) -> Result<(), SessionError> {
         let result = self.relay().await;
         self.release_all();
-        if matches!(result, Err(SessionError::Client(ClientError::Protocol(_)))) {
+        if matches!(
+            result,
+            Err(SessionError::Client(
+                ClientError::Protocol(_) | ClientError::Shutdown
+            ))
+        ) {
             // Best effort: the FATAL message explaining why we hang up.
             let _ = self.client.flush().await;
         }
         match result {
-            Err(SessionError::Client(ClientError::Closed)) => Ok(()),
+            Err(SessionError::Client(ClientError::Closed | ClientError::Shutdown)) => Ok(()),
             other => other,
         }
     }
 
     async fn relay(&mut self) -> Result<(), SessionError> {
         let mut st = Relay {
-            client_scan: Scanner::new(self.shared.config.listen.max_message_size),
+            client_scan: Scanner::new(self.shared.config.load().listen.max_message_size),
             batch: BytesMut::new(),
             info: BatchInfo::default(),
             effect: None,
@@ -94,6 +104,7 @@ impl Session {
             skip_to_sync: false,
             copy_in: None,
             lost_tx: None,
+            sent_at: None,
         };
         loop {
             let blocked = match self.process_client(&mut st).await? {
@@ -101,11 +112,14 @@ impl Session {
                 Flow::Blocked => true,
                 Flow::Continue => false,
             };
+            self.shared.metrics.bytes_out(self.client.wbuf.len());
             self.client.flush().await?;
+            let quiet = self.quiet(&st);
             let Session {
                 client,
                 primary,
                 replica,
+                shared,
                 ..
             } = self;
             if client.rbuf.capacity() - client.rbuf.len() < 1024 {
@@ -115,10 +129,12 @@ impl Session {
                 r = read_held(primary) => Wake::Backend(Slot::Primary, r),
                 r = read_held(replica) => Wake::Backend(Slot::Replica, r),
                 r = client.stream.read_buf(&mut client.rbuf), if !blocked => Wake::Client(r),
+                _ = shared.drain.cancelled(), if quiet => Wake::Drain,
             };
             match wake {
+                Wake::Drain => return Err(self.terminate_idle().into()),
                 Wake::Client(Ok(0)) => return Err(ClientError::Closed.into()),
-                Wake::Client(Ok(_)) => {}
+                Wake::Client(Ok(n)) => self.shared.metrics.bytes_in(n),
                 Wake::Client(Err(e)) => return Err(ClientError::Io(e).into()),
                 Wake::Backend(slot, Ok(n)) if n > 0 => self.relay_backend(&mut st, slot)?,
                 Wake::Backend(slot, r) => {
@@ -289,6 +305,9 @@ impl Session {
         match h.conn.write_all(data).await {
             Ok(()) => {
                 h.outstanding += owed;
+                if owed > 0 {
+                    st.sent_at.get_or_insert_with(Instant::now);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -346,6 +365,7 @@ impl Session {
             replica,
             tx,
             tx_slot,
+            shared,
             ..
         } = self;
         let Some(held) = (match slot {
@@ -403,6 +423,9 @@ impl Session {
                                 }
                             }
                             held.failed = false;
+                            if let Some(at) = st.sent_at.take() {
+                                shared.metrics.statement_done(at.elapsed());
+                            }
                             conn.tx = status;
                             *tx = status;
                             *tx_slot = (status != TxStatus::Idle).then_some(slot);
@@ -522,6 +545,30 @@ impl Session {
         if in_tx && owed == 0 {
             st.lost_tx = Some(format!("{message}; the open transaction was rolled back"));
         }
+    }
+
+    /// Nothing is owed either way, no transaction is open and no request is
+    /// half-read: the session may end without losing anything.
+    fn quiet(&self, st: &Relay) -> bool {
+        let owed = |h: &Option<Held>| h.as_ref().is_some_and(|h| h.outstanding > 0);
+        self.tx == TxStatus::Idle
+            && !owed(&self.primary)
+            && !owed(&self.replica)
+            && st.open.is_none()
+            && st.batch.is_empty()
+            && st.copy_in.is_none()
+            && self.client.rbuf.is_empty()
+    }
+
+    /// Graceful shutdown of an idle session, as PostgreSQL does it.
+    fn terminate_idle(&mut self) -> ClientError {
+        messages::error(
+            &mut self.client.wbuf,
+            "FATAL",
+            "57P01",
+            "terminating connection due to administrator command",
+        );
+        ClientError::Shutdown
     }
 
     pub(super) fn protocol_error(&mut self, e: ProtocolError) -> ClientError {

@@ -13,6 +13,7 @@
 
 pub mod failover;
 pub mod probe;
+pub mod reconfig;
 pub mod state;
 pub mod status;
 mod task;

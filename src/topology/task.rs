@@ -85,12 +85,13 @@ struct Task {
 /// Runs until `shutdown`: probe every `interval` (100 ms while no primary
 /// is known or the primary missed a probe), publish changes.
 pub async fn run(
-    config: Arc<Config>,
+    mut configs: watch::Receiver<Arc<Config>>,
     probes: Vec<Probe>,
     tx: watch::Sender<Arc<Topology>>,
     pools: Arc<Pools>,
     shutdown: CancellationToken,
 ) {
+    let config = configs.borrow_and_update().clone();
     let mut task = Task {
         persisted: load_state(&config),
         config,
@@ -113,6 +114,14 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            Ok(()) = configs.changed() => {
+                // A reload: probe the new backend list from now on, state
+                // carried over by address.
+                task.config = configs.borrow_and_update().clone();
+                task.probes = probes_for(&task.config);
+                tx.send_replace(Arc::new(super::reconfig::rebase(&prev, &task.config)));
+                continue;
+            }
         }
         let results = probe::round(&mut task.probes).await;
         let next = transition::next(&prev, &results, &policy(&task.config), &task.persisted);

@@ -33,22 +33,26 @@ pub const DATABASE: &str = "app";
 
 /// The proxy configuration for the shared cluster.
 pub fn config() -> Config {
+    match Config::parse(&config_text()) {
+        Ok(c) => c,
+        Err(e) => panic!("test config invalid: {e}"),
+    }
+}
+
+/// [`config`] as TOML text (for tests that write a config file).
+pub fn config_text() -> String {
     let c = cluster();
     let backends: String = c
         .nodes()
         .iter()
         .map(|n| format!("[[backends]]\naddr = \"{}\"\n", n.addr()))
         .collect();
-    let text = format!(
+    format!(
         "[listen]\naddr = \"127.0.0.1:0\"\n[admin]\naddr = \"127.0.0.1:0\"\n{backends}\
          [[users]]\nname = \"{USER}\"\npassword = \"{PASSWORD}\"\n\
          [[users]]\nname = \"md5user\"\npassword = \"{PASSWORD}\"\nauth = \"md5\"\n\
          [health]\ninterval = \"200ms\"\ndatabase = \"{DATABASE}\"\n"
-    );
-    match Config::parse(&text) {
-        Ok(c) => c,
-        Err(e) => panic!("test config invalid: {e}"),
-    }
+    )
 }
 
 pub struct TestProxy {
