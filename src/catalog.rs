@@ -32,14 +32,15 @@ impl Catalog {
         }
     }
 
-    pub fn classify(&self, sql: &str) -> Arc<Classification> {
+    /// The classification of `sql`, and whether it came from the cache.
+    pub fn classify(&self, sql: &str) -> (Arc<Classification>, bool) {
         let functions = self
             .functions
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.classify(sql, &functions)
+        cache.lookup(sql, &functions)
     }
 
     /// (hits, misses) of the classification cache.

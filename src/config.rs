@@ -197,6 +197,36 @@ pub struct Routing {
     /// Statement texts whose classification is cached, per database.
     #[serde(default = "defaults::cache_size")]
     pub cache_size: usize,
+    /// Read-your-writes: "eventual", "session" or "global".
+    #[serde(default)]
+    pub consistency: Consistency,
+    /// Longest a read waits for a replica to replay what it must see before
+    /// it goes to the primary instead.
+    #[serde(default = "defaults::causal_wait_timeout", with = "humantime_serde")]
+    pub causal_wait_timeout: Duration,
+    /// A replica further behind the primary than this (bytes of WAL) gets no reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replica_lag_bytes: Option<u64>,
+    /// A replica further behind than this (time since its last replayed
+    /// commit while it has WAL to replay) gets no reads.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_replica_lag: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// No tracking: a read may not see a write that just committed.
+    Eventual,
+    /// A session's reads see its own committed writes.
+    #[default]
+    Session,
+    /// Reads see every write the proxy has seen committed, by any client.
+    Global,
 }
 
 impl Default for Routing {
@@ -206,6 +236,10 @@ impl Default for Routing {
             write_functions: Vec::new(),
             functions_refresh: defaults::functions_refresh(),
             cache_size: defaults::cache_size(),
+            consistency: Consistency::default(),
+            causal_wait_timeout: defaults::causal_wait_timeout(),
+            max_replica_lag_bytes: None,
+            max_replica_lag: None,
         }
     }
 }
@@ -347,6 +381,9 @@ mod defaults {
     }
     pub fn cache_size() -> usize {
         10_000
+    }
+    pub fn causal_wait_timeout() -> Duration {
+        Duration::from_millis(100)
     }
     pub fn health_interval() -> Duration {
         Duration::from_secs(1)

@@ -207,6 +207,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let shared = Arc::new(Shared {
         creds: ArcSwap::from_pointee(Credentials::from_config(&config)),
         catalogs: crate::catalog::Catalogs::new(config.routing.clone()),
+        global_lsn: Default::default(),
         config: ArcSwap::new(config),
         pools,
         topology: topo_rx.clone(),

@@ -31,6 +31,10 @@ pub enum Reason {
     Unparseable,
     Pinned,
     NoReplica,
+    /// Every replica is beyond the lag limits.
+    Lag,
+    /// No replica has replayed the session's last write yet.
+    Freshness,
     /// Session commands and transaction control outside a transaction.
     Session,
 }
@@ -47,6 +51,8 @@ impl Reason {
             Reason::Unparseable => "unparseable",
             Reason::Pinned => "pinned",
             Reason::NoReplica => "no_replica",
+            Reason::Lag => "lag",
+            Reason::Freshness => "freshness",
             Reason::Session => "session",
         }
     }
@@ -63,6 +69,8 @@ pub struct SessionView {
     pub read_only_default: bool,
     /// A replica is usable for this session's reads right now.
     pub replica_usable: bool,
+    /// Some replica is up but beyond the lag limits.
+    pub replicas_lagging: bool,
     /// Where the session's neutral requests (Sync alone, session commands)
     /// go: the backend it used last.
     pub last: Option<Target>,
@@ -94,6 +102,8 @@ pub fn route(c: &Classification, s: &SessionView) -> Decision {
     let replica_or_primary = |why| {
         if s.replica_usable {
             to(Target::Replica, why)
+        } else if s.replicas_lagging {
+            to(Target::Primary, Reason::Lag)
         } else {
             to(Target::Primary, Reason::NoReplica)
         }
@@ -180,6 +190,7 @@ mod tests {
         pinned: false,
         read_only_default: false,
         replica_usable: true,
+        replicas_lagging: false,
         last: None,
     };
 
@@ -194,6 +205,11 @@ mod tests {
         });
         let no_replica = SessionView {
             replica_usable: false,
+            ..FREE
+        };
+        let all_lagging = SessionView {
+            replica_usable: false,
+            replicas_lagging: true,
             ..FREE
         };
         let in_ro_tx = SessionView {
@@ -219,6 +235,7 @@ mod tests {
         let cases: Vec<(Classification, SessionView, Target, Reason)> = vec![
             (c(Class::Read), FREE, Replica, Reason::Read),
             (c(Class::Read), no_replica, Primary, Reason::NoReplica),
+            (c(Class::Read), all_lagging, Primary, Reason::Lag),
             (
                 c(Class::Write(WriteReason::Dml)),
                 FREE,

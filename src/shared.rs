@@ -1,6 +1,6 @@
 //! Handles every session needs, built once in [`crate::start`] and passed in.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -30,6 +30,8 @@ pub struct Shared {
     pub drain: CancellationToken,
     /// Client sessions open now (checked against `listen.max_clients`).
     pub clients: ClientCount,
+    /// Highest WAL position any session saw committed (consistency = "global").
+    pub global_lsn: AtomicU64,
 }
 
 /// Counts client sessions; a slot is given back when its guard drops.

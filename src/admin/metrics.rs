@@ -42,6 +42,7 @@ pub enum Reason {
     lag,
     freshness,
     no_replica,
+    session,
 }
 
 /// Why a client connection was turned away.

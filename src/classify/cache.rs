@@ -43,20 +43,25 @@ impl ClassifyCache {
     /// function table. A table with a new generation empties the cache,
     /// since a function may have changed volatility.
     pub fn classify(&mut self, sql: &str, functions: &FunctionTable) -> Arc<Classification> {
+        self.lookup(sql, functions).0
+    }
+
+    /// Like [`ClassifyCache::classify`], also saying whether it was a hit.
+    pub fn lookup(&mut self, sql: &str, functions: &FunctionTable) -> (Arc<Classification>, bool) {
         if self.generation != functions.generation() {
             self.entries.clear();
             self.generation = functions.generation();
         }
         if let Some(hit) = self.entries.get(sql) {
             self.hits += 1;
-            return Arc::clone(hit);
+            return (Arc::clone(hit), true);
         }
         self.misses += 1;
         let result = Arc::new(classify(sql, functions));
         if sql.len() <= MAX_CACHED_SQL_LEN {
             self.entries.put(sql.to_owned(), Arc::clone(&result));
         }
-        result
+        (result, false)
     }
 
     /// `(hits, misses)` since creation.

@@ -100,8 +100,10 @@ fn transaction_modes(body: &str) -> Option<Class> {
         "deferrable",
     ];
     let mut read_only = None;
+    let mut serializable = false;
     let mut previous_was_read = false;
     for token in tokens {
+        serializable |= token.eq_ignore_ascii_case("serializable");
         if !MODE_WORDS.iter().any(|w| token.eq_ignore_ascii_case(w)) {
             return None;
         }
@@ -112,8 +114,13 @@ fn transaction_modes(body: &str) -> Option<Class> {
         }
         previous_was_read = token.eq_ignore_ascii_case("read");
     }
+    // A hot standby refuses SERIALIZABLE ("cannot use serializable mode in
+    // a hot standby"): such a transaction, read only or not, needs the primary.
+    let begin_read_only = if serializable { Some(false) } else { read_only };
     Some(match kind {
-        Kind::Begin => Class::Transaction(TxCmd::Begin { read_only }),
+        Kind::Begin => Class::Transaction(TxCmd::Begin {
+            read_only: begin_read_only,
+        }),
         Kind::SetTransaction => Class::Transaction(TxCmd::SetTransaction { read_only }),
         Kind::Characteristics => Class::Session(SessionCmd::SessionCharacteristics { read_only }),
     })

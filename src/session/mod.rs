@@ -5,6 +5,7 @@
 //! reset, when the session ends.
 
 pub mod client;
+mod fresh;
 pub mod handshake;
 mod relay;
 mod request;
@@ -40,6 +41,8 @@ pub struct Pending {
     /// a Sync sent before COPY FROM STDIN starts is ignored by the server.
     pub extended: bool,
     pub effect: Option<Box<Effect>>,
+    /// The proxy's own WAL-position query: its replies are swallowed.
+    pub probe: bool,
 }
 
 /// What a request changes in the session once it succeeds (its
@@ -64,6 +67,11 @@ pub struct Held {
     pub failed: bool,
     /// The `Tracked::generation` this connection's settings match.
     pub synced: Option<u64>,
+    /// A request that may commit a write was sent: learn the WAL position
+    /// once the connection is idle.
+    pub lsn_due: bool,
+    /// Idle after such a request: send the WAL-position query now.
+    pub probe_due: bool,
 }
 
 /// Why a request could not get a backend connection.
@@ -142,6 +150,12 @@ pub struct Session {
     last: Option<Slot>,
     cancel: Registration,
     cancel_target: Option<(Slot, u32)>,
+    /// WAL position of the session's last committed write, and the
+    /// timeline it was on.
+    write_lsn: u64,
+    write_timeline: Option<u32>,
+    /// Replay position the session last saw on its replica.
+    replica_seen: Option<(usize, u64)>,
 }
 
 impl Session {
@@ -168,6 +182,9 @@ impl Session {
             last: None,
             cancel,
             cancel_target: None,
+            write_lsn: 0,
+            write_timeline: None,
+            replica_seen: None,
         }
     }
 
@@ -179,6 +196,7 @@ impl Session {
             .as_ref()
             .is_some_and(|h| topology.readable(h.backend));
         let any_readable = topology.replicas().next().is_some();
+        let lagging = topology.backends.iter().any(|b| b.lagging);
         SessionView {
             transaction: if self.tx == TxStatus::Idle {
                 None
@@ -188,6 +206,7 @@ impl Session {
             pinned: self.tracked.pin.is_some(),
             read_only_default: self.tracked.read_only_default(),
             replica_usable: held_readable || any_readable,
+            replicas_lagging: lagging,
             last: self.last,
         }
     }
@@ -288,6 +307,8 @@ impl Session {
             pending: VecDeque::new(),
             failed: false,
             synced: None,
+            lsn_due: false,
+            probe_due: false,
         };
         match slot {
             Slot::Primary => self.primary = Some(held),

@@ -136,7 +136,10 @@ impl Session {
                 Wake::Client(Ok(0)) => return Err(ClientError::Closed.into()),
                 Wake::Client(Ok(n)) => self.shared.metrics.bytes_in(n),
                 Wake::Client(Err(e)) => return Err(ClientError::Io(e).into()),
-                Wake::Backend(slot, Ok(n)) if n > 0 => self.relay_backend(&mut st, slot)?,
+                Wake::Backend(slot, Ok(n)) if n > 0 => {
+                    self.relay_backend(&mut st, slot)?;
+                    self.send_lsn_probe(slot).await;
+                }
                 Wake::Backend(slot, r) => {
                     let addr = self
                         .held(slot)
@@ -300,7 +303,11 @@ impl Session {
         };
         if owed > 0 {
             let extended = data.last_chunk::<5>() == Some(&[tag::SYNC, 0, 0, 0, 4]);
-            h.pending.push_back(super::Pending { extended, effect });
+            h.pending.push_back(super::Pending {
+                extended,
+                effect,
+                probe: false,
+            });
         }
         match h.conn.write_all(data).await {
             Ok(()) => {
@@ -378,16 +385,21 @@ impl Session {
         let conn = &mut *held.conn;
         let mut params = Vec::new();
         let mut done: Vec<Box<Effect>> = Vec::new();
+        let mut wrote_up_to = None;
         let mut pos = 0;
         loop {
+            // The proxy's own WAL-position query: every reply is read whole
+            // and none reaches the client.
+            let swallowing = held.pending.front().is_some_and(|p| p.probe);
             let want = |t| {
-                matches!(
-                    t,
-                    tag::READY_FOR_QUERY
-                        | tag::PARAMETER_STATUS
-                        | tag::COPY_IN_RESPONSE
-                        | tag::ERROR_RESPONSE
-                )
+                swallowing
+                    || matches!(
+                        t,
+                        tag::READY_FOR_QUERY
+                            | tag::PARAMETER_STATUS
+                            | tag::COPY_IN_RESPONSE
+                            | tag::ERROR_RESPONSE
+                    )
             };
             let event =
                 held.scan
@@ -399,6 +411,18 @@ impl Session {
             match event {
                 Event::Pass { end } => {
                     client.wbuf.extend_from_slice(&conn.rbuf[pos..end]);
+                    pos = end;
+                }
+                Event::Whole { tag: t, start, end } if swallowing => {
+                    let body = &conn.rbuf[start + 5..end];
+                    match t {
+                        tag::DATA_ROW => wrote_up_to = super::fresh::lsn_in_row(body),
+                        tag::READY_FOR_QUERY => {
+                            held.pending.pop_front();
+                            held.outstanding = held.outstanding.saturating_sub(1);
+                        }
+                        _ => {}
+                    }
                     pos = end;
                 }
                 Event::Whole { tag: t, start, end } => {
@@ -423,6 +447,10 @@ impl Session {
                                 }
                             }
                             held.failed = false;
+                            if status == TxStatus::Idle && held.lsn_due {
+                                held.lsn_due = false;
+                                held.probe_due = true;
+                            }
                             if let Some(at) = st.sent_at.take() {
                                 shared.metrics.statement_done(at.elapsed());
                             }
@@ -478,6 +506,9 @@ impl Session {
         }
         for effect in done {
             self.apply(slot, *effect);
+        }
+        if let Some(lsn) = wrote_up_to {
+            self.wrote_up_to(lsn);
         }
         Ok(())
     }

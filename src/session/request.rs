@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 
+use super::fresh::Fresh;
 use super::relay::{Flow, Relay};
 use super::state::Body;
 use super::sync::Prep;
 use super::{Effect, Session, SessionError, Slot};
-use crate::classify::{Class, Classification, SessionCmd, WriteReason};
+use crate::admin::metrics;
+use crate::classify::{Class, Classification, Hint, SessionCmd, WriteReason};
 use crate::protocol::{messages, tag, ProtocolError};
 use crate::route::{self, Decision, Reason};
 
@@ -82,7 +84,8 @@ impl Session {
                 .protocol_error(ProtocolError::Malformed("Query"))
                 .into());
         };
-        let class = self.catalog.classify(sql);
+        let (class, hit) = self.catalog.classify(sql);
+        self.shared.metrics.classify_cache(hit);
         let (routed, needs, fresh) = match (&class.execute, &class.class) {
             (Some(name), _) => {
                 let c = self.tracked.class_of(name).unwrap_or_else(|| class.clone());
@@ -93,9 +96,16 @@ impl Session {
             }
             _ => (class.clone(), Vec::new(), Vec::new()),
         };
-        let decision = route::route(&routed, &self.view());
+        let view = self.view();
+        let mut decision = route::route(&routed, &view);
         if !self.may_send(st, decision.target) {
             return Ok(Some(Flow::Blocked));
+        }
+        if view.transaction.is_none() && routed.hint != Some(Hint::Replica) {
+            match self.check_fresh(decision).await {
+                Some(d) => decision = d,
+                None => return Ok(Some(Flow::Blocked)),
+            }
         }
         let slot = match self.prepare(decision.target, &needs, &fresh).await {
             Prep::Ready(slot) => slot,
@@ -108,6 +118,7 @@ impl Session {
         };
         let frame = self.client.rbuf.split_to(end).freeze();
         self.note_route(decision, slot);
+        self.expect_write(slot, &[&routed]);
         let held = match slot {
             Slot::Primary => self.primary.as_mut(),
             Slot::Replica => self.replica.as_mut(),
@@ -119,7 +130,7 @@ impl Session {
                     let sql = messages::query_text(&frame[5..])
                         .unwrap_or_default()
                         .to_owned();
-                    let inner = Arc::new(Classification::clone(statement));
+                    let inner = Arc::new(statement.as_ref().clone());
                     self.tracked.prepared(name, Body::Sql(sql), inner, conn);
                 }
                 Class::Session(SessionCmd::Deallocate { name }) => {
@@ -146,7 +157,8 @@ impl Session {
         match t {
             tag::PARSE => {
                 let (name, sql) = messages::parse_names(body).ok_or(malformed("Parse"))?;
-                let class = self.catalog.classify(sql);
+                let (class, hit) = self.catalog.classify(sql);
+                self.shared.metrics.classify_cache(hit);
                 info.classes.push(class.clone());
                 if let Some(e) = effect_of(&class) {
                     merge(&mut st.effect, Some(e));
@@ -224,9 +236,15 @@ impl Session {
         st: &mut Relay,
         owed: usize,
     ) -> Result<Option<Flow>, SessionError> {
-        let decision = self.batch_decision(st);
+        let mut decision = self.batch_decision(st);
         if !self.may_send(st, decision.target) {
             return Ok(Some(Flow::Blocked));
+        }
+        if st.open.is_none() && self.tx == crate::protocol::TxStatus::Idle {
+            match self.check_fresh(decision).await {
+                Some(d) => decision = d,
+                None => return Ok(Some(Flow::Blocked)),
+            }
         }
         let fresh = st.info.fresh();
         let slot = match self.prepare(decision.target, &st.info.needs, &fresh).await {
@@ -241,6 +259,8 @@ impl Session {
             }
         };
         self.note_route(decision, slot);
+        let classes: Vec<&Classification> = st.info.classes.iter().map(|c| &**c).collect();
+        self.expect_write(slot, &classes);
         let info = std::mem::take(&mut st.info);
         let held = match slot {
             Slot::Primary => self.primary.as_mut(),
@@ -289,7 +309,53 @@ impl Session {
         }
     }
 
-    fn note_route(&mut self, _decision: Decision, slot: Slot) {
+    /// A read bound for a replica goes to the primary instead when the
+    /// replica has not replayed the session's last write in time. `None`:
+    /// the replica connection is busy, try again when it is idle.
+    async fn check_fresh(&mut self, decision: Decision) -> Option<Decision> {
+        if decision.target != Slot::Replica {
+            return Some(decision);
+        }
+        match self.replica_fresh().await {
+            Fresh::Yes => Some(decision),
+            Fresh::No => Some(Decision {
+                target: Slot::Primary,
+                reason: Reason::Freshness,
+            }),
+            Fresh::Busy => None,
+        }
+    }
+
+    fn note_route(&mut self, decision: Decision, slot: Slot) {
         self.last = Some(slot);
+        let target = match slot {
+            Slot::Primary => metrics::Target::primary,
+            Slot::Replica => metrics::Target::replica,
+        };
+        // A replica request that fell back to the primary had no replica.
+        let reason = if decision.target != slot {
+            Reason::NoReplica
+        } else {
+            decision.reason
+        };
+        self.shared.metrics.routed(target, metric_reason(reason));
+    }
+}
+
+fn metric_reason(r: Reason) -> metrics::Reason {
+    use metrics::Reason as M;
+    match r {
+        Reason::Write => M::write,
+        Reason::Read => M::read,
+        Reason::InTransaction => M::in_transaction,
+        Reason::ReadOnlyTx => M::read_only_tx,
+        Reason::Hint => M::hint,
+        Reason::VolatileFunction => M::volatile_function,
+        Reason::Unparseable => M::unparseable,
+        Reason::Pinned => M::pinned,
+        Reason::NoReplica => M::no_replica,
+        Reason::Lag => M::lag,
+        Reason::Freshness => M::freshness,
+        Reason::Session => M::session,
     }
 }

@@ -55,6 +55,9 @@ pub struct BackendState {
     /// Why the last probe failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A replica beyond `[routing] max_replica_lag(_bytes)`: no reads until
+    /// it catches up.
+    pub lagging: bool,
     /// Why no traffic may go to this backend (stale primary), when fenced.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fenced: Option<String>,
@@ -133,7 +136,7 @@ impl Topology {
     pub fn readable(&self, i: usize) -> bool {
         self.backends
             .get(i)
-            .is_some_and(|b| b.up && b.role == Role::Replica && b.fenced.is_none())
+            .is_some_and(|b| b.up && b.role == Role::Replica && b.fenced.is_none() && !b.lagging)
     }
 
     /// Indexes of the readable replicas.

@@ -56,6 +56,8 @@ fn policy(config: &Config) -> Policy {
     Policy {
         failures: config.health.failures,
         successes: config.health.successes,
+        max_lag_bytes: config.routing.max_replica_lag_bytes,
+        max_lag_seconds: config.routing.max_replica_lag.map(|d| d.as_secs_f64()),
     }
 }
 

@@ -14,10 +14,13 @@ use super::state::Persisted;
 use super::{BackendState, Role, Topology};
 
 /// Hysteresis thresholds (`[health] failures`, `successes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
     pub failures: u32,
     pub successes: u32,
+    /// A replica further behind than this gets no reads…
+    pub max_lag_bytes: Option<u64>,
+    pub max_lag_seconds: Option<f64>,
 }
 
 impl Default for Policy {
@@ -25,8 +28,34 @@ impl Default for Policy {
         Policy {
             failures: 3,
             successes: 2,
+            max_lag_bytes: None,
+            max_lag_seconds: None,
         }
     }
+}
+
+/// …until it is back within half of the limit (hysteresis, so a replica
+/// hovering at the limit does not flap).
+pub fn lagging(
+    was: bool,
+    lag_bytes: Option<u64>,
+    lag_seconds: Option<f64>,
+    policy: &Policy,
+) -> bool {
+    let over = |lag: Option<f64>, limit: Option<f64>| match (lag, limit) {
+        (Some(l), Some(max)) => {
+            if was {
+                l > max / 2.0
+            } else {
+                l > max
+            }
+        }
+        _ => false,
+    };
+    over(
+        lag_bytes.map(|b| b as f64),
+        policy.max_lag_bytes.map(|b| b as f64),
+    ) || over(lag_seconds, policy.max_lag_seconds)
 }
 
 /// Computes the next snapshot.
@@ -115,11 +144,13 @@ pub fn next(
     }
 
     let primary_lsn = primary.and_then(|i| backends[i].current_lsn);
-    for b in backends.iter_mut() {
+    for (i, b) in backends.iter_mut().enumerate() {
         b.lag_bytes = match (b.role, primary_lsn, b.replay_lsn) {
             (Role::Replica, Some(p), Some(r)) if b.responsive => Some(p.saturating_sub(r)),
             _ => None,
         };
+        let was = prev.backends.get(i).is_some_and(|o| o.lagging);
+        b.lagging = b.role == Role::Replica && lagging(was, b.lag_bytes, b.lag_seconds, policy);
     }
     Topology {
         backends,

@@ -33,7 +33,12 @@ pub const DATABASE: &str = "app";
 
 /// The proxy configuration for the shared cluster.
 pub fn config() -> Config {
-    match Config::parse(&config_text()) {
+    config_for(cluster())
+}
+
+/// The proxy configuration for `c`.
+pub fn config_for(c: &Cluster) -> Config {
+    match Config::parse(&config_text_for(c)) {
         Ok(c) => c,
         Err(e) => panic!("test config invalid: {e}"),
     }
@@ -41,7 +46,10 @@ pub fn config() -> Config {
 
 /// [`config`] as TOML text (for tests that write a config file).
 pub fn config_text() -> String {
-    let c = cluster();
+    config_text_for(cluster())
+}
+
+fn config_text_for(c: &Cluster) -> String {
     let backends: String = c
         .nodes()
         .iter()
@@ -104,6 +112,11 @@ pub async fn proxy() -> TestProxy {
 }
 
 pub async fn proxy_with(tweak: impl FnOnce(&mut Config)) -> TestProxy {
+    proxy_on(cluster(), tweak).await
+}
+
+/// Starts a proxy in front of `cluster`.
+pub async fn proxy_on(cluster: &Cluster, tweak: impl FnOnce(&mut Config)) -> TestProxy {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -111,7 +124,7 @@ pub async fn proxy_with(tweak: impl FnOnce(&mut Config)) -> TestProxy {
         )
         .with_test_writer()
         .try_init();
-    let mut config = config();
+    let mut config = config_for(cluster);
     tweak(&mut config);
     let proxy = match pgsplit::start(config).await {
         Ok(p) => p,

@@ -157,13 +157,14 @@ fn session_and_transaction_table() {
         ("BEGIN READ ONLY", tx(ro(Some(true)))),
         ("BEGIN READ WRITE", tx(ro(Some(false)))),
         ("START TRANSACTION READ ONLY", tx(ro(Some(true)))),
+        // A hot standby refuses SERIALIZABLE: read only or not, the primary.
         (
             "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY",
-            tx(ro(Some(true))),
+            tx(ro(Some(false))),
         ),
         (
             "START TRANSACTION ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE",
-            tx(ro(Some(true))),
+            tx(ro(Some(false))),
         ),
         ("BEGIN ISOLATION LEVEL REPEATABLE READ", tx(ro(None))),
         (
@@ -290,7 +291,7 @@ fn pg_dump_transaction_modes() {
         (
             "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY, NOT DEFERRABLE",
             tx(TxCmd::Begin {
-                read_only: Some(true),
+                read_only: Some(false),
             }),
         ),
         (
