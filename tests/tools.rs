@@ -70,3 +70,140 @@ async fn pgbench_in_all_protocol_modes_has_no_failures() {
     });
     p.stop().await;
 }
+
+async fn metric(p: &TestProxy, prefix: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let admin = p.proxy.as_ref().unwrap().admin_addr;
+    let mut s = tokio::net::TcpStream::connect(admin).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    body.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_dump_reads_from_the_replica_and_restores_land_on_the_primary() {
+    let p = proxy().await;
+    let c = p.client().await;
+    c.batch_execute(
+        "DROP TABLE IF EXISTS dump_t; CREATE TABLE dump_t (id int primary key, v text); \
+         INSERT INTO dump_t SELECT g, 'v' || g FROM generate_series(1, 100) g",
+    )
+    .await
+    .unwrap();
+    // pg_dump is another session: wait until the replica has the table.
+    let primary = direct(cluster().primary()).await;
+    let replica = direct(&cluster().replicas()[0]).await;
+    let lsn: String = primary
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let caught_up = eventually(std::time::Duration::from_secs(10), || async {
+        replica
+            .query_one(
+                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                &[&lsn],
+            )
+            .await
+            .unwrap()
+            .get::<_, bool>(0)
+    })
+    .await;
+    assert!(caught_up);
+
+    let dir = std::env::temp_dir().join(format!("pgsplit-dump-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = dir.join("dump.sql");
+    let custom = dir.join("dump.custom");
+    let url = p.url();
+    let before = metric(
+        &p,
+        "pgsplit_statements_routed_total{target=\"replica\",reason=\"in_transaction\"}",
+    )
+    .await;
+    tokio::task::block_in_place(|| {
+        run(Command::new("pg_dump").args([
+            "-d",
+            &url,
+            "-t",
+            "dump_t",
+            "-f",
+            plain.to_str().unwrap(),
+        ]));
+        run(Command::new("pg_dump").args([
+            "-Fc",
+            "-d",
+            &url,
+            "-t",
+            "dump_t",
+            "-f",
+            custom.to_str().unwrap(),
+        ]));
+    });
+    let on_replica = metric(
+        &p,
+        "pgsplit_statements_routed_total{target=\"replica\",reason=\"in_transaction\"}",
+    )
+    .await
+        - before;
+    println!("pg_dump: {on_replica} statements of its snapshot transactions ran on the replica");
+    assert!(
+        on_replica > 10,
+        "pg_dump's snapshot transaction did not run on the replica"
+    );
+
+    // Restores through the proxy land on the primary.
+    for db in ["restore_plain", "restore_custom"] {
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+            .await
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .unwrap();
+    }
+    let base = format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}", p.port);
+    tokio::task::block_in_place(|| {
+        run(Command::new("psql").args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &format!("{base}/restore_plain"),
+            "-f",
+            plain.to_str().unwrap(),
+        ]));
+        run(Command::new("pg_restore").args([
+            "--no-owner",
+            "-d",
+            &format!("{base}/restore_custom"),
+            custom.to_str().unwrap(),
+        ]));
+    });
+    for db in ["restore_plain", "restore_custom"] {
+        let out = tokio::task::block_in_place(|| {
+            run(Command::new("psql").args([
+                "-X",
+                "-A",
+                "-t",
+                "-d",
+                &format!("{base}/{db}"),
+                "-c",
+                "/* pgsplit:primary */ SELECT count(*), inet_server_port() FROM dump_t",
+            ]))
+        });
+        assert_eq!(
+            out.trim(),
+            format!("100|{}", cluster().primary().port),
+            "{db}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    p.stop().await;
+}

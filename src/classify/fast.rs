@@ -121,7 +121,9 @@ fn transaction_modes(body: &str) -> Option<Class> {
         Kind::Begin => Class::Transaction(TxCmd::Begin {
             read_only: begin_read_only,
         }),
-        Kind::SetTransaction => Class::Transaction(TxCmd::SetTransaction { read_only }),
+        Kind::SetTransaction => Class::Transaction(TxCmd::SetTransaction {
+            read_only: begin_read_only,
+        }),
         Kind::Characteristics => Class::Session(SessionCmd::SessionCharacteristics { read_only }),
     })
 }

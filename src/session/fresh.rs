@@ -34,12 +34,15 @@ pub(super) enum Fresh {
     Busy,
 }
 
-/// True when a statement of this class, sent to the primary, may commit WAL
-/// that a later read must see.
+/// True when a statement of this class, sent to the primary, may write WAL
+/// that a later read must see. Inside a transaction the position is learnt
+/// when the transaction ends (ReadyForQuery `I`), so COMMIT itself need not
+/// count, and a transaction that only read costs nothing. `COMMIT PREPARED`
+/// commits work done in another session.
 pub(super) fn may_write(c: &Classification) -> bool {
     let one = |class: &Class| match class {
         Class::Read | Class::Session(_) => false,
-        Class::Transaction(t) => matches!(t, TxCmd::Commit | TxCmd::CommitPrepared),
+        Class::Transaction(t) => matches!(t, TxCmd::CommitPrepared),
         Class::Write(_) => true,
     };
     one(&c.class) || c.parts.iter().any(one)
@@ -203,7 +206,8 @@ mod tests {
     fn which_statements_may_commit_writes() {
         let c = Classification::of;
         assert!(may_write(&c(Class::Write(WriteReason::Dml))));
-        assert!(may_write(&c(Class::Transaction(TxCmd::Commit))));
+        assert!(!may_write(&c(Class::Transaction(TxCmd::Commit))));
+        assert!(may_write(&c(Class::Transaction(TxCmd::CommitPrepared))));
         assert!(!may_write(&c(Class::Read)));
         assert!(!may_write(&c(Class::Transaction(TxCmd::Begin {
             read_only: None

@@ -156,6 +156,9 @@ pub struct Session {
     write_timeline: Option<u32>,
     /// Replay position the session last saw on its replica.
     replica_seen: Option<(usize, u64)>,
+    /// A plain `BEGIN` already answered to the client and not yet sent: the
+    /// statement after it decides the backend (see `request::defer_begin`).
+    deferred_begin: Option<bytes::Bytes>,
 }
 
 impl Session {
@@ -185,6 +188,7 @@ impl Session {
             write_lsn: 0,
             write_timeline: None,
             replica_seen: None,
+            deferred_begin: None,
         }
     }
 

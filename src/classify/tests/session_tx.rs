@@ -196,7 +196,9 @@ fn session_and_transaction_table() {
         ),
         (
             "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
-            tx(TxCmd::SetTransaction { read_only: None }),
+            tx(TxCmd::SetTransaction {
+                read_only: Some(false),
+            }),
         ),
         (
             "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'",
@@ -285,7 +287,7 @@ fn pg_dump_transaction_modes() {
         (
             "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE",
             tx(TxCmd::SetTransaction {
-                read_only: Some(true),
+                read_only: Some(false),
             }),
         ),
         (
