@@ -8,6 +8,7 @@ pub mod client;
 pub mod handshake;
 mod relay;
 mod request;
+mod rewrite;
 pub mod settings;
 mod state;
 mod sync;
@@ -48,6 +49,9 @@ pub struct Pending {
 pub struct Effect {
     pub commands: Vec<SessionCmd>,
     pub pin: Option<Pin>,
+    /// Protocol statements (content hashes) the request parsed: if it
+    /// fails, the connection only may have them.
+    pub parsed: Vec<u64>,
 }
 
 /// A backend connection the session holds, with its relay state.
@@ -380,6 +384,7 @@ fn release(held: Held) {
             match conn.simple_query("DISCARD ALL").await {
                 Ok(_) => {
                     conn.applied.clear();
+                    conn.prepared.clear();
                     return; // dropped here: back to the pool
                 }
                 Err(e) => tracing::debug!(error = %e, "reset failed; closing connection"),

@@ -420,6 +420,11 @@ impl Session {
                             {
                                 if !held.failed {
                                     done.push(effect);
+                                } else {
+                                    // Statements after the error were skipped.
+                                    for h in &effect.parsed {
+                                        conn.prepared.uncertain(*h);
+                                    }
                                 }
                             }
                             held.failed = false;
