@@ -127,6 +127,20 @@ pub struct User {
     /// How clients authenticate to pgsplit.
     #[serde(default)]
     pub auth: AuthMethod,
+    /// This user's pooling mode (default: `[pool] mode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_mode: Option<PoolMode>,
+}
+
+/// How long a client keeps a backend connection.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolMode {
+    /// For the whole client session.
+    #[default]
+    Session,
+    /// For one transaction (or one statement outside a transaction).
+    Transaction,
 }
 
 fn redact<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -157,6 +171,9 @@ impl User {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pool {
+    /// `session` or `transaction` pooling (per user: `[[users]] pool_mode`).
+    #[serde(default)]
+    pub mode: PoolMode,
     /// Backend connections per (backend, user, database) pool.
     #[serde(default = "defaults::max_per_backend")]
     pub max_per_backend: usize,
@@ -169,11 +186,16 @@ pub struct Pool {
     /// TCP connect plus startup/authentication towards a backend.
     #[serde(default = "defaults::connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// Backend connections older than this are closed when given back.
+    #[serde(default = "defaults::server_lifetime", with = "humantime_serde")]
+    pub server_lifetime: Duration,
 }
 
 impl Default for Pool {
     fn default() -> Self {
         Pool {
+            mode: PoolMode::Session,
+            server_lifetime: defaults::server_lifetime(),
             max_per_backend: defaults::max_per_backend(),
             checkout_timeout: defaults::checkout_timeout(),
             idle_timeout: defaults::idle_timeout(),
@@ -376,6 +398,9 @@ mod defaults {
     pub fn connect_timeout() -> Duration {
         Duration::from_secs(5)
     }
+    pub fn server_lifetime() -> Duration {
+        Duration::from_secs(3600)
+    }
     pub fn functions_refresh() -> Duration {
         Duration::from_secs(300)
     }
@@ -520,6 +545,13 @@ impl Config {
         self.users.iter().find(|u| u.name == name)
     }
 
+    /// The pooling mode of `user`'s sessions.
+    pub fn pool_mode(&self, user: &str) -> PoolMode {
+        self.user(user)
+            .and_then(|u| u.pool_mode)
+            .unwrap_or(self.pool.mode)
+    }
+
     /// Credentials the topology probes use.
     pub fn health_credentials(&self) -> (String, String) {
         let first = &self.users[0];
@@ -652,6 +684,23 @@ password = "secret"
         assert_eq!(c.log.format, LogFormat::Json);
         let e = err(&format!("{MINIMAL}\n[pool]\ncheckout_timeout = \"soon\"\n"));
         assert!(e.contains("checkout_timeout"), "{e}");
+    }
+
+    #[test]
+    fn pool_mode_defaults_and_per_user_override() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.pool.mode, PoolMode::Session);
+        assert_eq!(c.pool.server_lifetime, Duration::from_secs(3600));
+        let c = Config::parse(&format!(
+            "{MINIMAL}\npool_mode = \"session\"\n[pool]\nmode = \"transaction\"\nserver_lifetime = \"10m\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.pool.mode, PoolMode::Transaction);
+        assert_eq!(c.pool_mode("app"), PoolMode::Session);
+        assert_eq!(c.pool_mode("other"), PoolMode::Transaction);
+        assert_eq!(c.pool.server_lifetime, Duration::from_secs(600));
+        let e = err(&format!("{MINIMAL}\n[pool]\nmode = \"statement\"\n"));
+        assert!(e.contains("mode"), "{e}");
     }
 
     #[test]

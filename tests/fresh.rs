@@ -47,7 +47,12 @@ async fn setup(table: &str) -> TestProxy {
 }
 
 async fn p_with(consistency: Consistency) -> TestProxy {
-    proxy_on(delayed(), |c| c.routing.consistency = consistency).await
+    proxy_on(delayed(), |c| {
+        c.routing.consistency = consistency;
+        // The replica is 2 s behind by design: do not wait for it.
+        c.routing.causal_wait_timeout = Duration::from_millis(100);
+    })
+    .await
 }
 
 /// Inserts then reads back, `n` times; returns how many reads missed the row.

@@ -60,6 +60,33 @@ struct RouteLabels {
     reason: Reason,
 }
 
+/// Why a session was pinned to one backend connection.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum PinReason {
+    temp_table,
+    listen,
+    advisory_lock,
+    hold_cursor,
+}
+
+impl From<crate::classify::Pin> for PinReason {
+    fn from(p: crate::classify::Pin) -> Self {
+        use crate::classify::Pin;
+        match p {
+            Pin::TempTable => PinReason::temp_table,
+            Pin::Listen => PinReason::listen,
+            Pin::AdvisoryLock => PinReason::advisory_lock,
+            Pin::HoldCursor => PinReason::hold_cursor,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PinLabels {
+    reason: PinReason,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusalLabels {
     reason: Refusal,
@@ -86,6 +113,7 @@ pub struct Metrics {
     clients_refused: Family<RefusalLabels, Counter>,
     clients_waiting: Gauge,
     routed: Family<RouteLabels, Counter>,
+    pinned: Family<PinLabels, Counter>,
     statement_seconds: Histogram,
     checkout_wait_seconds: Histogram,
     bytes_in: Counter,
@@ -124,6 +152,7 @@ impl Metrics {
             clients_refused: Family::default(),
             clients_waiting: Gauge::default(),
             routed: Family::default(),
+            pinned: Family::default(),
             // 100 µs .. ~100 s
             statement_seconds: Histogram::new(exponential_buckets(0.0001, 4.0, 11)),
             // 10 µs .. ~10 s
@@ -174,6 +203,11 @@ impl Metrics {
             "statements_routed",
             h("Statements (or batches) routed, by target and reason"),
             m.routed.clone(),
+        );
+        r.register(
+            "pinned_sessions",
+            h("Sessions pinned to one backend connection, by reason"),
+            m.pinned.clone(),
         );
         r.register(
             "statement_duration_seconds",
@@ -300,6 +334,13 @@ impl Metrics {
     pub fn routed(&self, target: Target, reason: Reason) {
         self.routed
             .get_or_create(&RouteLabels { target, reason })
+            .inc();
+    }
+
+    /// A session became pinned to its primary connection.
+    pub fn pinned(&self, pin: crate::classify::Pin) {
+        self.pinned
+            .get_or_create(&PinLabels { reason: pin.into() })
             .inc();
     }
 

@@ -3,6 +3,7 @@
 //! its own queries (probes, replayed session state, resets).
 
 pub mod connect;
+pub mod statements;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,9 +42,9 @@ pub struct BackendConn {
     /// Settings the proxy made true on this connection since its last reset:
     /// (name, the statement that set it).
     pub applied: Vec<(String, String)>,
-    /// Named prepared statements this connection has: name → the session's
-    /// version of it.
-    pub prepared: std::collections::HashMap<String, u64>,
+    /// Named prepared statements this connection has, whichever session
+    /// prepared them.
+    pub prepared: statements::Statements,
     pub tx: TxStatus,
     pub created: Instant,
 }

@@ -20,6 +20,8 @@ pub type Conn = managed::Object<Manager>;
 pub struct Manager {
     params: ConnectParams,
     idle_timeout: Duration,
+    /// Connections older than this are replaced (`server_lifetime`).
+    lifetime: Duration,
 }
 
 impl managed::Manager for Manager {
@@ -36,6 +38,9 @@ impl managed::Manager for Manager {
         }
         if m.last_used() > self.idle_timeout {
             return Err(RecycleError::message("idle too long"));
+        }
+        if conn.created.elapsed() >= self.lifetime {
+            return Err(RecycleError::message("past server_lifetime"));
         }
         // A server that ended the connection (restart, idle timeout, admin
         // kill) has left EOF or a FATAL message in the socket: never hand
@@ -142,6 +147,7 @@ impl Pools {
                 timeout: settings.connect_timeout,
             },
             idle_timeout: settings.idle_timeout,
+            lifetime: settings.server_lifetime,
         };
         let pool = Pool::builder(manager)
             .max_size(settings.max_per_backend)

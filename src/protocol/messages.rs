@@ -101,6 +101,14 @@ pub fn query(buf: &mut BytesMut, sql: &str) {
     put_frame(buf, tag::QUERY, |b| put_cstr(b, sql));
 }
 
+/// Close of a prepared statement (the proxy's own housekeeping).
+pub fn close_statement(buf: &mut BytesMut, name: &str) {
+    put_frame(buf, tag::CLOSE, |b| {
+        b.put_u8(b'S');
+        put_cstr(b, name);
+    });
+}
+
 pub fn terminate(buf: &mut BytesMut) {
     put_frame(buf, tag::TERMINATE, |_| {});
 }

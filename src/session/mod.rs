@@ -9,9 +9,11 @@ mod fresh;
 pub mod handshake;
 mod relay;
 mod request;
+mod rewrite;
 pub mod settings;
 mod state;
 mod sync;
+mod txpool;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -51,6 +53,9 @@ pub struct Pending {
 pub struct Effect {
     pub commands: Vec<SessionCmd>,
     pub pin: Option<Pin>,
+    /// Protocol statements (content hashes) the request parsed: if it
+    /// fails, the connection only may have them.
+    pub parsed: Vec<u64>,
 }
 
 /// A backend connection the session holds, with its relay state.
@@ -159,6 +164,8 @@ pub struct Session {
     /// A plain `BEGIN` already answered to the client and not yet sent: the
     /// statement after it decides the backend (see `request::defer_begin`).
     deferred_begin: Option<bytes::Bytes>,
+    /// Session or transaction pooling, fixed when the session starts.
+    mode: crate::config::PoolMode,
 }
 
 impl Session {
@@ -171,6 +178,7 @@ impl Session {
         cancel: Registration,
     ) -> Session {
         let catalog = shared.catalogs.get(&database);
+        let mode = shared.config.load().pool_mode(&user.name);
         Session {
             client,
             shared,
@@ -189,6 +197,7 @@ impl Session {
             write_timeline: None,
             replica_seen: None,
             deferred_begin: None,
+            mode,
         }
     }
 
@@ -284,7 +293,7 @@ impl Session {
         // A transaction open there cannot continue on the new primary.
         if let Some(old) = self.take(slot) {
             let in_tx = old.conn.tx != TxStatus::Idle;
-            release(old);
+            release(old, self.lifetime());
             if in_tx {
                 self.tx = TxStatus::Idle;
                 return Err(EnsureError::PrimaryChanged(
@@ -382,30 +391,48 @@ impl Session {
         self.cancel_target = Some(target);
     }
 
-    /// Returns every held connection (reset first) or discards it.
+    /// Returns every held connection (reset first) or discards it. In
+    /// transaction mode an unpinned session's connections go back as they
+    /// are (the next session's plan brings them in line).
     fn release_all(&mut self) {
+        let lifetime = self.lifetime();
+        let as_is = self.transaction_pooling() && self.tracked.pin.is_none();
         for slot in [Slot::Primary, Slot::Replica] {
             if let Some(h) = self.take(slot) {
-                release(h);
+                let done =
+                    h.outstanding == 0 && h.conn.tx == TxStatus::Idle && held_scan_clean(&h.conn);
+                if as_is && done {
+                    txpool::give_back(h.conn, lifetime);
+                } else {
+                    release(h, lifetime);
+                }
             }
         }
     }
 }
 
-/// Back to the pool after `DISCARD ALL` when the connection is idle and
-/// clean; otherwise cancelled (if busy) and closed.
-fn release(held: Held) {
+/// Back to the pool after `DISCARD ALL` (and `ROLLBACK` of a transaction
+/// the client left open) when nothing is owed on it; otherwise cancelled
+/// (if busy) and closed.
+fn release(held: Held, lifetime: std::time::Duration) {
     let Held {
         conn, outstanding, ..
     } = held;
     tokio::spawn(async move {
         let mut conn = conn;
-        let clean = outstanding == 0 && conn.tx == TxStatus::Idle && held_scan_clean(&conn);
+        // A client gone inside a transaction: roll it back and keep the
+        // connection (DISCARD ALL below also forgets its SETs).
+        let mut clean = outstanding == 0 && held_scan_clean(&conn);
+        if clean && conn.tx != TxStatus::Idle {
+            clean = conn.simple_query("ROLLBACK").await.is_ok() && conn.tx == TxStatus::Idle;
+        }
         if clean {
             match conn.simple_query("DISCARD ALL").await {
                 Ok(_) => {
                     conn.applied.clear();
-                    return; // dropped here: back to the pool
+                    conn.prepared.clear();
+                    txpool::give_back(conn, lifetime);
+                    return;
                 }
                 Err(e) => tracing::debug!(error = %e, "reset failed; closing connection"),
             }

@@ -40,7 +40,7 @@ pub(super) struct Relay {
     /// After a failure inside a batch: drop messages until Sync, like the server.
     skip_to_sync: bool,
     /// The backend in COPY FROM STDIN: client CopyData streams to it.
-    copy_in: Option<Slot>,
+    pub copy_in: Option<Slot>,
     /// Set when a backend was lost inside a transaction: the next request fails.
     lost_tx: Option<String>,
     /// When the oldest request still owed a ReadyForQuery was sent (metrics).
@@ -106,6 +106,7 @@ impl Session {
             lost_tx: None,
             sent_at: None,
         };
+        self.release_idle(&st);
         loop {
             let blocked = match self.process_client(&mut st).await? {
                 Flow::Terminate => return Ok(()),
@@ -444,6 +445,11 @@ impl Session {
                             {
                                 if !held.failed {
                                     done.push(effect);
+                                } else {
+                                    // Statements after the error were skipped.
+                                    for h in &effect.parsed {
+                                        conn.prepared.uncertain(*h);
+                                    }
                                 }
                             }
                             held.failed = false;
@@ -510,6 +516,7 @@ impl Session {
         if let Some(lsn) = wrote_up_to {
             self.wrote_up_to(lsn);
         }
+        self.release_if_done(st, slot);
         Ok(())
     }
 
@@ -528,7 +535,10 @@ impl Session {
         }
         held.synced = None;
         if let Some(pin) = effect.pin {
-            tracing::debug!(?pin, "session pinned to the primary");
+            if self.tracked.pin.is_none() {
+                tracing::debug!(?pin, "session pinned to the primary");
+                self.shared.metrics.pinned(pin);
+            }
             self.tracked.pin = Some(pin);
         }
         if release_other {
@@ -539,7 +549,7 @@ impl Session {
             };
             if self.held(other).is_some_and(|h| h.outstanding == 0) {
                 if let Some(h) = self.take(other) {
-                    super::release(h);
+                    super::release(h, self.lifetime());
                 }
             }
         }

@@ -7,14 +7,17 @@
 
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 
-use super::fresh::Fresh;
+use super::fresh::Fresh as Freshness;
 use super::relay::{Flow, Relay};
-use super::state::Body;
+use super::rewrite;
+use super::settings::quote_ident;
+use super::state::{Body, Fresh};
 use super::sync::Prep;
 use super::{Effect, Session, SessionError, Slot};
 use crate::admin::metrics;
+use crate::backend::statements;
 use crate::classify::{Class, Classification, Hint, SessionCmd, TxCmd, WriteReason};
 use crate::protocol::{messages, tag, ProtocolError, TxStatus};
 use crate::route::{self, Decision, Reason};
@@ -25,8 +28,9 @@ pub(super) struct BatchInfo {
     classes: Vec<Arc<Classification>>,
     /// Named statements bound or described but not parsed in this batch.
     needs: Vec<String>,
-    /// Named statements parsed in this batch.
-    parses: Vec<(String, Bytes, Arc<Classification>)>,
+    /// Named statements parsed in this batch: client name, content hash,
+    /// the Parse as sent (under the server name), class.
+    parses: Vec<(String, u64, Bytes, Arc<Classification>)>,
     closes: Vec<String>,
     /// Class of the unnamed statement parsed in this batch.
     unnamed: Option<Arc<Classification>>,
@@ -35,8 +39,20 @@ pub(super) struct BatchInfo {
 }
 
 impl BatchInfo {
-    fn fresh(&self) -> Vec<String> {
-        self.parses.iter().map(|(n, _, _)| n.clone()).collect()
+    fn fresh(&self) -> Vec<Fresh> {
+        self.parses
+            .iter()
+            .map(|(_, h, _, _)| Fresh::Protocol(*h))
+            .collect()
+    }
+
+    /// The server name of a statement parsed earlier in this batch.
+    fn parsed(&self, name: &str) -> Option<String> {
+        self.parses
+            .iter()
+            .rev()
+            .find(|(n, ..)| n == name)
+            .map(|(_, h, ..)| statements::server_name(*h))
     }
 }
 
@@ -61,6 +77,7 @@ fn effect_of(c: &Classification) -> Option<Box<Effect>> {
     Some(Box::new(Effect {
         commands,
         pin: c.pin,
+        parsed: Vec::new(),
     }))
 }
 
@@ -69,6 +86,7 @@ fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
         let e = into.get_or_insert_with(Default::default);
         e.commands.extend(f.commands);
         e.pin = e.pin.or(f.pin);
+        e.parsed.extend(f.parsed);
     }
 }
 
@@ -86,13 +104,22 @@ impl Session {
         };
         let (class, hit) = self.catalog.classify(sql);
         self.shared.metrics.classify_cache(hit);
+        // A protocol statement deallocated by SQL (psycopg does so) exists
+        // on the server under its proxy name.
+        let mut rewritten = None;
         let (routed, needs, fresh) = match (&class.execute, &class.class) {
             (Some(name), _) => {
                 let c = self.tracked.class_of(name).unwrap_or_else(|| class.clone());
                 (c, vec![name.clone()], Vec::new())
             }
             (None, Class::Session(SessionCmd::Prepare { name, .. })) => {
-                (class.clone(), Vec::new(), vec![name.clone()])
+                (class.clone(), Vec::new(), vec![Fresh::Sql(name.clone())])
+            }
+            (None, Class::Session(SessionCmd::Deallocate { name: Some(name) })) => {
+                if let Some(server) = self.tracked.server_name(name) {
+                    rewritten = Some(format!("DEALLOCATE {}", quote_ident(&server)));
+                }
+                (class.clone(), vec![name.clone()], Vec::new())
             }
             _ => (class.clone(), Vec::new(), Vec::new()),
         };
@@ -122,7 +149,7 @@ impl Session {
                 return Ok(None);
             }
         };
-        let frame = self.client.rbuf.split_to(end).freeze();
+        let mut frame = self.client.rbuf.split_to(end).freeze();
         self.note_route(decision, slot);
         self.expect_write(slot, &[&routed]);
         self.send_deferred_begin(slot).await;
@@ -137,14 +164,21 @@ impl Session {
                     let sql = messages::query_text(&frame[5..])
                         .unwrap_or_default()
                         .to_owned();
+                    let hash = statements::content_hash(sql.as_bytes());
                     let inner = Arc::new(statement.as_ref().clone());
-                    self.tracked.prepared(name, Body::Sql(sql), inner, conn);
+                    self.tracked
+                        .prepared(name, hash, Body::Sql(sql), inner, conn);
                 }
                 Class::Session(SessionCmd::Deallocate { name }) => {
                     self.tracked.deallocated(name.as_deref(), conn)
                 }
                 _ => {}
             }
+        }
+        if let Some(sql) = rewritten {
+            let mut out = BytesMut::new();
+            messages::query(&mut out, &sql);
+            frame = out.freeze();
         }
         self.send(st, slot, &frame, 1, effect_of(&class)).await?;
         Ok(None)
@@ -174,8 +208,21 @@ impl Session {
                     info.unnamed = Some(class);
                 } else {
                     let name = name.to_owned();
-                    info.parses
-                        .push((name, Bytes::copy_from_slice(&frame), class));
+                    let content = rewrite::parse_content(&frame).ok_or(malformed("Parse"))?;
+                    let hash = statements::content_hash(content);
+                    let parse = rewrite::parse(&frame, &statements::server_name(hash))
+                        .ok_or(malformed("Parse"))?
+                        .freeze();
+                    st.batch.extend_from_slice(&parse);
+                    info.parses.push((name, hash, parse, class));
+                    merge(
+                        &mut st.effect,
+                        Some(Box::new(Effect {
+                            parsed: vec![hash],
+                            ..Effect::default()
+                        })),
+                    );
+                    return Ok(());
                 }
             }
             tag::BIND | tag::DESCRIBE => {
@@ -191,18 +238,41 @@ impl Session {
                     if info.unnamed.is_none() {
                         info.unnamed_used = true;
                     }
-                } else if stmt != "\0" && !info.parses.iter().any(|(n, _, _)| n == stmt) {
-                    let class = self
-                        .tracked
-                        .class_of(stmt)
-                        .unwrap_or_else(|| Arc::new(Classification::write(WriteReason::Other)));
-                    info.classes.push(class);
-                    info.needs.push(stmt.to_owned());
+                } else if stmt != "\0" {
+                    let server = match info.parsed(stmt) {
+                        Some(server) => Some(server),
+                        None => {
+                            let class = self.tracked.class_of(stmt).unwrap_or_else(|| {
+                                Arc::new(Classification::write(WriteReason::Other))
+                            });
+                            info.classes.push(class);
+                            info.needs.push(stmt.to_owned());
+                            self.tracked.server_name(stmt)
+                        }
+                    };
+                    // A name the session does not know goes as is: the
+                    // server answers that it does not exist.
+                    if let Some(server) = server {
+                        let out = if t == tag::BIND {
+                            rewrite::bind(&frame, &server)
+                        } else {
+                            rewrite::target(&frame, &server)
+                        };
+                        st.batch.extend_from_slice(&out.ok_or(malformed("Bind"))?);
+                        return Ok(());
+                    }
                 }
             }
             tag::CLOSE => {
                 if let (b'S', name) = messages::target(body).ok_or(malformed("Close"))? {
-                    info.closes.push(name.to_owned());
+                    if !name.is_empty() {
+                        // The server statement stays cached for others.
+                        info.closes.push(name.to_owned());
+                        let out = rewrite::target(&frame, statements::CLOSED)
+                            .ok_or(malformed("Close"))?;
+                        st.batch.extend_from_slice(&out);
+                        return Ok(());
+                    }
                 }
             }
             _ => {}
@@ -280,12 +350,12 @@ impl Session {
         };
         if let Some(held) = held {
             let conn = &mut *held.conn;
-            for (name, parse, class) in info.parses {
+            for (name, hash, parse, class) in info.parses {
                 self.tracked
-                    .prepared(&name, Body::Protocol(parse), class, conn);
+                    .prepared(&name, hash, Body::Protocol(parse), class, conn);
             }
             for name in &info.closes {
-                self.tracked.deallocated(Some(name), conn);
+                self.tracked.closed(name);
             }
         }
         if let Some(class) = info.unnamed {
@@ -383,12 +453,12 @@ impl Session {
             return Some(decision);
         }
         match self.replica_fresh().await {
-            Fresh::Yes => Some(decision),
-            Fresh::No => Some(Decision {
+            Freshness::Yes => Some(decision),
+            Freshness::No => Some(Decision {
                 target: Slot::Primary,
                 reason: Reason::Freshness,
             }),
-            Fresh::Busy => None,
+            Freshness::Busy => None,
         }
     }
 

@@ -4,14 +4,16 @@
 //! namespace, as on the server) and pins.
 //!
 //! Each backend connection records what it already has
-//! (`BackendConn::applied`, `BackendConn::prepared`); [`Tracked::plan`]
-//! computes the commands that bring it up to date.
+//! (`BackendConn::applied`, `BackendConn::prepared`), whichever session
+//! put it there (transaction pooling shares connections without a reset);
+//! [`Tracked::plan`] computes the commands that bring it up to date.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::backend::statements::{self, Has};
 use crate::backend::BackendConn;
 use crate::classify::{Classification, DiscardKind, Pin, SessionCmd};
 
@@ -36,7 +38,8 @@ pub enum Body {
 
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    pub version: u64,
+    /// Content hash: the server name of a protocol statement derives from it.
+    pub hash: u64,
     pub body: Body,
     pub class: Arc<Classification>,
 }
@@ -48,7 +51,6 @@ pub struct Tracked {
     pub settings: Vec<Setting>,
     pub statements: HashMap<String, Prepared>,
     pub pin: Option<Pin>,
-    next_version: u64,
     /// Bumped on every change to settings, so an unchanged session skips the
     /// per-request comparison.
     pub generation: u64,
@@ -59,16 +61,41 @@ pub struct Tracked {
 pub struct Plan {
     /// Settings, run together as one simple query.
     pub settings: Vec<String>,
-    /// Stale names to drop first: `DEALLOCATE` texts, which drop protocol
-    /// and SQL prepared statements alike (errors ignored).
+    /// Statement names to drop first, with protocol Close (which drops
+    /// protocol and SQL prepared statements alike and, unlike DEALLOCATE,
+    /// is no error for a name that does not exist, even in a transaction).
     pub drops: Vec<String>,
     /// SQL `PREPARE` texts to replay.
     pub prepares: Vec<String>,
     /// Parse messages to replay (followed by Sync when sent).
     pub parses: Vec<Bytes>,
+    /// What the connection has once the plan ran.
+    pub added: Vec<u64>,
+    pub added_sql: Vec<(String, u64)>,
+    pub removed: Vec<u64>,
+    pub removed_sql: Vec<String>,
+}
+
+/// A statement a request is about to prepare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fresh {
+    /// A protocol Parse of this content hash.
+    Protocol(u64),
+    /// A SQL `PREPARE` of this name.
+    Sql(String),
 }
 
 impl Plan {
+    fn drop_protocol(&mut self, hash: u64) {
+        self.drops.push(statements::server_name(hash));
+        self.removed.push(hash);
+    }
+
+    fn drop_sql(&mut self, name: &str) {
+        self.drops.push(name.to_owned());
+        self.removed_sql.push(name.to_owned());
+    }
+
     pub fn is_empty(&self) -> bool {
         self.settings.is_empty()
             && self.drops.is_empty()
@@ -175,36 +202,42 @@ impl Tracked {
         false
     }
 
-    /// A named statement prepared on `conn` (recorded when sent: a client
-    /// that saw it fail will not use it, and a stale copy is closed before
-    /// the name is prepared again).
+    /// A named statement prepared on `conn` under `hash` (recorded when
+    /// sent: a request that fails marks it uncertain on the connection).
     pub fn prepared(
         &mut self,
         name: &str,
+        hash: u64,
         body: Body,
         class: Arc<Classification>,
         conn: &mut BackendConn,
     ) {
-        self.next_version += 1;
-        let version = self.next_version;
-        self.statements.insert(
-            name.to_owned(),
-            Prepared {
-                version,
-                body,
-                class,
-            },
-        );
-        conn.prepared.insert(name.to_owned(), version);
+        match &body {
+            Body::Protocol(_) => conn.prepared.add_protocol(hash),
+            Body::Sql(_) => conn.prepared.add_sql(name, hash),
+        }
+        self.statements
+            .insert(name.to_owned(), Prepared { hash, body, class });
     }
 
-    /// Close / DEALLOCATE of a name (`None`: all) sent to `conn`.
+    /// A protocol Close of `name`: forgotten by the session; the server
+    /// statement stays in the connection's cache for whoever shares it.
+    pub fn closed(&mut self, name: &str) {
+        self.statements.remove(name);
+    }
+
+    /// SQL `DEALLOCATE name` (`None`: ALL) sent to `conn` (a protocol
+    /// statement's name rewritten to its server name).
     pub fn deallocated(&mut self, name: Option<&str>, conn: &mut BackendConn) {
         match name {
-            Some(n) => {
-                self.statements.remove(n);
-                conn.prepared.remove(n);
-            }
+            Some(n) => match self.statements.remove(n) {
+                Some(Prepared {
+                    body: Body::Protocol(_),
+                    hash,
+                    ..
+                }) => conn.prepared.remove_protocol(hash),
+                _ => conn.prepared.remove_sql(n),
+            },
             None => {
                 self.statements.clear();
                 conn.prepared.clear();
@@ -216,15 +249,30 @@ impl Tracked {
         self.statements.get(name).map(|p| p.class.clone())
     }
 
-    /// What `conn` lacks: settings that differ, statements in `needs` it
-    /// does not have at the current version, and names in `fresh` (about to
-    /// be prepared again by the request) that it still has.
+    /// The server-side name of a protocol statement the session prepared.
+    pub fn server_name(&self, name: &str) -> Option<String> {
+        match self.statements.get(name) {
+            Some(Prepared {
+                body: Body::Protocol(_),
+                hash,
+                ..
+            }) => Some(statements::server_name(*hash)),
+            _ => None,
+        }
+    }
+
+    /// What `conn` lacks: settings that differ (the connection may have
+    /// been used by other sessions: what it has is in `conn.applied`),
+    /// statements in `needs` it does not have, statements about to be
+    /// prepared again by the request (`fresh`) that it still has, SQL names
+    /// the session does not know (another session's), and the least
+    /// recently used statements beyond the cache bound.
     pub fn plan(
         &self,
-        conn: &BackendConn,
+        conn: &mut BackendConn,
         settings_current: bool,
         needs: &[String],
-        fresh: &[String],
+        fresh: &[Fresh],
     ) -> Plan {
         let mut plan = Plan::default();
         if !settings_current {
@@ -246,49 +294,87 @@ impl Tracked {
                 }
             }
         }
-        for name in fresh {
-            if conn.prepared.contains_key(name) {
-                drop_stale(&mut plan, name);
+        let have = &mut conn.prepared;
+        for f in fresh {
+            match f {
+                Fresh::Protocol(h) if have.protocol(*h) != Has::No => {
+                    plan.drop_protocol(*h);
+                }
+                Fresh::Sql(n) if have.sql(n).is_some() => plan.drop_sql(n),
+                _ => {}
             }
         }
+        let mut keep = Vec::new();
         for name in needs {
             let Some(p) = self.statements.get(name) else {
+                if have.sql(name).is_some() {
+                    plan.drop_sql(name);
+                }
                 continue;
             };
-            if conn.prepared.get(name) == Some(&p.version) {
-                continue;
-            }
-            if conn.prepared.contains_key(name) {
-                drop_stale(&mut plan, name);
-            }
             match &p.body {
-                Body::Sql(text) => plan.prepares.push(text.clone()),
-                Body::Protocol(parse) => plan.parses.push(parse.clone()),
+                Body::Protocol(parse) => {
+                    if keep.contains(&p.hash) {
+                        continue;
+                    }
+                    keep.push(p.hash);
+                    match have.protocol(p.hash) {
+                        Has::Yes => {}
+                        Has::Maybe => {
+                            plan.drop_protocol(p.hash);
+                            plan.parses.push(parse.clone());
+                        }
+                        Has::No => plan.parses.push(parse.clone()),
+                    }
+                    plan.added.push(p.hash);
+                }
+                Body::Sql(text) => {
+                    if plan.added_sql.iter().any(|(n, _)| n == name) {
+                        continue;
+                    }
+                    match have.sql(name) {
+                        Some(h) if h == p.hash => {}
+                        Some(_) => {
+                            plan.drop_sql(name);
+                            plan.prepares.push(text.clone());
+                        }
+                        None => plan.prepares.push(text.clone()),
+                    }
+                    plan.added_sql.push((name.clone(), p.hash));
+                }
             }
+        }
+        for h in have.over(statements::LIMIT, &keep) {
+            plan.drop_protocol(h);
+        }
+        if plan.parses.is_empty() && plan.prepares.is_empty() && plan.drops.is_empty() {
+            // Nothing to run for statements: no bookkeeping either.
+            plan.added.clear();
+            plan.added_sql.clear();
         }
         plan
     }
 
     /// Marks `conn` as having what a successful `plan` gave it.
-    pub fn planned(&self, conn: &mut BackendConn, needs: &[String], fresh: &[String]) {
+    pub fn planned(&self, conn: &mut BackendConn, plan: &Plan) {
         conn.applied = self
             .settings
             .iter()
             .map(|s| (s.name.clone(), s.sql.clone()))
             .collect();
-        for name in fresh {
-            conn.prepared.remove(name);
+        for h in &plan.removed {
+            conn.prepared.remove_protocol(*h);
         }
-        for name in needs {
-            if let Some(p) = self.statements.get(name) {
-                conn.prepared.insert(name.clone(), p.version);
-            }
+        for n in &plan.removed_sql {
+            conn.prepared.remove_sql(n);
+        }
+        for h in &plan.added {
+            conn.prepared.add_protocol(*h);
+        }
+        for (n, h) in &plan.added_sql {
+            conn.prepared.add_sql(n, *h);
         }
     }
-}
-
-fn drop_stale(plan: &mut Plan, name: &str) {
-    plan.drops.push(format!("DEALLOCATE {}", quote_ident(name)));
 }
 
 fn set_applied(conn: &mut BackendConn, name: &str, sql: &str) {

@@ -4,7 +4,7 @@
 
 use bytes::BytesMut;
 
-use super::state::Plan;
+use super::state::{Fresh, Plan};
 use super::{EnsureError, Session, Slot};
 use crate::backend::BackendConn;
 use crate::error::BackendError;
@@ -25,7 +25,7 @@ impl Session {
     /// Opens `slot`'s connection if needed and brings it up to date: its
     /// settings match the session, it has the statements in `needs`, and
     /// none of the names in `fresh` (about to be prepared again).
-    pub(super) async fn prepare(&mut self, slot: Slot, needs: &[String], fresh: &[String]) -> Prep {
+    pub(super) async fn prepare(&mut self, slot: Slot, needs: &[String], fresh: &[Fresh]) -> Prep {
         let slot = match self.ensure(slot).await {
             Ok(()) => slot,
             // Anything bound for a replica may run on the primary instead.
@@ -50,7 +50,7 @@ impl Session {
         if current && needs.is_empty() && fresh.is_empty() {
             return Prep::Ready(slot);
         }
-        let plan = self.tracked.plan(&held.conn, current, needs, fresh);
+        let plan = self.tracked.plan(&mut held.conn, current, needs, fresh);
         if plan.is_empty() {
             held.synced = Some(generation);
             return Prep::Ready(slot);
@@ -60,7 +60,7 @@ impl Session {
         }
         match run(&mut held.conn, &plan).await {
             Ok(()) => {
-                self.tracked.planned(&mut held.conn, needs, fresh);
+                self.tracked.planned(&mut held.conn, &plan);
                 held.synced = Some(generation);
                 Prep::Ready(slot)
             }
@@ -78,26 +78,22 @@ impl Session {
 }
 
 async fn run(conn: &mut BackendConn, plan: &Plan) -> Result<(), BackendError> {
-    for sql in &plan.drops {
-        if let Err(e) = conn.simple_query(sql).await {
-            if e.is_fatal() {
-                return Err(e);
-            }
-        }
-    }
     if !plan.settings.is_empty() {
         conn.simple_query(&plan.settings.join("; ")).await?;
     }
-    for sql in &plan.prepares {
-        conn.simple_query(sql).await?;
-    }
-    if !plan.parses.is_empty() {
+    if !plan.drops.is_empty() || !plan.parses.is_empty() {
         let mut out = BytesMut::new();
+        for name in &plan.drops {
+            messages::close_statement(&mut out, name);
+        }
         for parse in &plan.parses {
             out.extend_from_slice(parse);
         }
         messages::put_frame(&mut out, tag::SYNC, |_| {});
         conn.exchange(&out).await?;
+    }
+    for sql in &plan.prepares {
+        conn.simple_query(sql).await?;
     }
     Ok(())
 }

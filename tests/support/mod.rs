@@ -59,7 +59,8 @@ fn config_text_for(c: &Cluster) -> String {
         "[listen]\naddr = \"127.0.0.1:0\"\n[admin]\naddr = \"127.0.0.1:0\"\n{backends}\
          [[users]]\nname = \"{USER}\"\npassword = \"{PASSWORD}\"\n\
          [[users]]\nname = \"md5user\"\npassword = \"{PASSWORD}\"\nauth = \"md5\"\n\
-         [health]\ninterval = \"200ms\"\ndatabase = \"{DATABASE}\"\n"
+         [health]\ninterval = \"200ms\"\ndatabase = \"{DATABASE}\"\n\
+         [routing]\ncausal_wait_timeout = \"2s\"\n"
     )
 }
 
