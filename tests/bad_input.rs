@@ -200,13 +200,7 @@ async fn client_vanishing_mid_query_cancels_its_backend_query() {
 /// A raw socket that completed SCRAM through tokio-postgres is not
 /// available, so authenticate with md5 by hand (a user configured for md5).
 async fn authenticated_raw(p: &TestProxy) -> TcpStream {
-    cluster()
-        .primary()
-        .psql(&format!(
-            "DO $$ BEGIN CREATE ROLE md5user LOGIN PASSWORD '{PASSWORD}'; \
-             EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-        ))
-        .unwrap();
+    ensure_md5_user(cluster());
     let mut s = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
     s.write_all(&startup_packet(
         196_608,

@@ -208,13 +208,7 @@ async fn authentication_errors_have_the_right_sqlstate() {
     .unwrap_err();
     assert_eq!(sqlstate(&nodb), "3D000");
     // A user configured with auth = "md5" authenticates to the proxy with md5.
-    cluster()
-        .primary()
-        .psql(&format!(
-            "DO $$ BEGIN CREATE ROLE md5user LOGIN PASSWORD '{PASSWORD}'; \
-             EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-        ))
-        .unwrap();
+    ensure_md5_user(cluster());
     connect(format!(
         "host=127.0.0.1 port={port} user=md5user password={PASSWORD} dbname={DATABASE}"
     ))

@@ -443,16 +443,5 @@ async fn no_statement_classified_read_writes_on_a_standby() {
 }
 
 async fn routed_to_replica(p: &TestProxy) -> u64 {
-    let admin = p.proxy.as_ref().unwrap().admin_addr;
-    let mut s = tokio::net::TcpStream::connect(admin).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.unwrap();
-    body.lines()
-        .filter(|l| l.starts_with("pgsplit_statements_routed_total{target=\"replica\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    metric(p, "pgsplit_statements_routed_total{target=\"replica\"").await
 }

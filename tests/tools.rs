@@ -71,21 +71,6 @@ async fn pgbench_in_all_protocol_modes_has_no_failures() {
     p.stop().await;
 }
 
-async fn metric(p: &TestProxy, prefix: &str) -> u64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let admin = p.proxy.as_ref().unwrap().admin_addr;
-    let mut s = tokio::net::TcpStream::connect(admin).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.unwrap();
-    body.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_dump_reads_from_the_replica_and_restores_land_on_the_primary() {
     let p = proxy().await;

@@ -562,7 +562,9 @@ impl Session {
             return;
         };
         tracing::warn!(error = %e, "backend connection lost");
-        let owed = held.outstanding;
+        // Only the client's own requests are answered: the proxy's swallowed
+        // queries (WAL position, deferred BEGIN) owe the client nothing.
+        let owed = held.pending.iter().filter(|p| !p.probe).count();
         let in_tx = held.conn.tx != TxStatus::Idle;
         let message = format!("pgsplit: lost the connection to backend {}", held.conn.addr);
         drop(deadpool::managed::Object::take(held.conn));

@@ -179,3 +179,38 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Sum of the metric samples whose line starts with `prefix`, read from the
+/// proxy's admin endpoint.
+pub async fn metric(p: &TestProxy, prefix: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(admin) = p.proxy.as_ref().map(|p| p.admin_addr) else {
+        panic!("the proxy is stopped");
+    };
+    let mut s = match tokio::net::TcpStream::connect(admin).await {
+        Ok(s) => s,
+        Err(e) => panic!("admin endpoint {admin}: {e}"),
+    };
+    let mut body = String::new();
+    let sent = s
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await;
+    if let Err(e) = sent.and(s.read_to_string(&mut body).await.map(|_| ())) {
+        panic!("reading /metrics: {e}");
+    }
+    body.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A login role for the md5 tests (`[[users]] auth = "md5"` in the config).
+pub fn ensure_md5_user(c: &Cluster) {
+    let sql = format!(
+        "DO $$ BEGIN CREATE ROLE md5user LOGIN PASSWORD '{PASSWORD}'; \
+         EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    );
+    if let Err(e) = c.primary().psql(&sql) {
+        panic!("creating md5user: {e}");
+    }
+}

@@ -5,7 +5,7 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{cluster, DATABASE, PASSWORD};
+use crate::support::{cluster, ensure_md5_user, DATABASE, PASSWORD};
 
 pub struct Raw(TcpStream);
 
@@ -64,13 +64,7 @@ pub fn query(sql: &str) -> Vec<u8> {
 
 impl Raw {
     pub async fn connect(port: u16) -> Raw {
-        cluster()
-            .primary()
-            .psql(&format!(
-                "DO $$ BEGIN CREATE ROLE md5user LOGIN PASSWORD '{PASSWORD}'; \
-                 EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-            ))
-            .unwrap();
+        ensure_md5_user(cluster());
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let mut body = 196_608u32.to_be_bytes().to_vec();
         for (k, v) in [("user", "md5user"), ("database", DATABASE)] {
