@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::classify::{Classification, ClassifyCache, FunctionTable};
+use crate::classify::{classify, shape, Class, Classification, ClassifyCache, FunctionTable};
 use crate::config::Routing;
 
 pub struct Catalog {
@@ -33,6 +33,8 @@ impl Catalog {
     }
 
     /// The classification of `sql`, and whether it came from the cache.
+    /// Statements that differ only in literal values share one entry (their
+    /// shape) unless their class carries values (session commands).
     pub fn classify(&self, sql: &str) -> (Arc<Classification>, bool) {
         let functions = self
             .functions
@@ -40,7 +42,23 @@ impl Catalog {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.lookup(sql, &functions)
+        if let Some(hit) = cache.get(sql, &functions) {
+            return (hit, true);
+        }
+        let shape = shape::shape(sql);
+        if let Some(key) = &shape {
+            if let Some(hit) = cache.get(key, &functions) {
+                return (hit, true);
+            }
+        }
+        drop(cache);
+        let class = Arc::new(classify(sql, &functions));
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        match shape {
+            Some(key) if value_free(&class) => cache.put(key, class.clone()),
+            _ => cache.put(sql.to_owned(), class.clone()),
+        }
+        (class, false)
     }
 
     /// (hits, misses) of the classification cache.
@@ -71,6 +89,12 @@ impl Catalog {
     pub fn failed(&self) {
         self.fetching.store(false, Ordering::Release);
     }
+}
+
+/// True when no part of the class depends on literal values.
+fn value_free(c: &Classification) -> bool {
+    let plain = |class: &Class| matches!(class, Class::Read | Class::Write(_));
+    plain(&c.class) && c.parts.iter().all(plain) && c.execute.is_none()
 }
 
 /// All databases' catalogs.
@@ -118,4 +142,33 @@ pub fn rows_to_functions(rows: crate::backend::Rows) -> Vec<(String, String, cha
             Some((schema, name, vol))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::SessionCmd;
+
+    #[test]
+    fn literals_share_a_cache_entry_but_session_values_do_not() {
+        let cat = Catalog::new(&Routing::default());
+        let (_, hit) = cat.classify("SELECT abalance FROM pgbench_accounts WHERE aid = 1");
+        assert!(!hit);
+        let (c, hit) = cat.classify("SELECT abalance FROM pgbench_accounts WHERE aid = 2");
+        assert!(hit, "a new literal should reuse the statement's shape");
+        assert_eq!(c.class, Class::Read);
+        cat.classify("SET search_path = 'a'");
+        let (c, hit) = cat.classify("SET search_path = 'b'");
+        assert!(!hit);
+        match &c.class {
+            Class::Session(SessionCmd::Set { value, .. }) => {
+                assert!(value.contains('b'), "{value}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let (c, _) = cat.classify("SELECT nextval('s1')");
+        assert!(c.class.is_write());
+        let (c, hit) = cat.classify("SELECT nextval('s2')");
+        assert!(hit && c.class.is_write());
+    }
 }

@@ -64,6 +64,27 @@ impl ClassifyCache {
         (result, false)
     }
 
+    /// A cached classification for `key`, computed with `functions`' generation.
+    pub fn get(&mut self, key: &str, functions: &FunctionTable) -> Option<Arc<Classification>> {
+        if self.generation != functions.generation() {
+            self.entries.clear();
+            self.generation = functions.generation();
+        }
+        let hit = self.entries.get(key).cloned();
+        match hit {
+            Some(_) => self.hits += 1,
+            None => self.misses += 1,
+        }
+        hit
+    }
+
+    /// Stores a classification under `key` (texts over the size limit are not kept).
+    pub fn put(&mut self, key: String, value: Arc<Classification>) {
+        if key.len() <= MAX_CACHED_SQL_LEN {
+            self.entries.put(key, value);
+        }
+    }
+
     /// `(hits, misses)` since creation.
     pub fn stats(&self) -> (u64, u64) {
         (self.hits, self.misses)

@@ -1,0 +1,134 @@
+//! A statement's shape: its text with literal values replaced, so the
+//! classification cache serves `… WHERE aid = 17` and `… WHERE aid = 42`
+//! from one entry. A literal never changes where a statement may run,
+//! except for session commands (`SET x = 'a'` must replay its value); the
+//! cache only shares classes that carry no values (see `Catalog`).
+
+/// The text with numeric and string literals replaced by `?`, comments kept
+/// (a routing hint lives there); `None` when it holds no literal. The key
+/// starts with a NUL byte, which no Query text can contain, so a shape never
+/// collides with a real statement.
+pub fn shape(sql: &str) -> Option<String> {
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len() + 1);
+    out.push('\0');
+    let mut replaced = false;
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        let end = match c {
+            b'-' if next == Some(b'-') => {
+                i = b[i..]
+                    .iter()
+                    .position(|&x| x == b'\n')
+                    .map_or(b.len(), |p| i + p);
+                continue;
+            }
+            b'/' if next == Some(b'*') => {
+                i = sql[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
+                continue;
+            }
+            // A quoted identifier is not a literal; skip it whole.
+            b'"' => {
+                i = b[i + 1..]
+                    .iter()
+                    .position(|&x| x == b'"')
+                    .map_or(b.len(), |p| i + 2 + p);
+                continue;
+            }
+            b'\'' => string_end(b, i)?,
+            b'0'..=b'9' if !word_char(i.checked_sub(1).map(|p| b[p])) => {
+                let mut j = i;
+                while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+                    j += 1;
+                }
+                if j < b.len() && (b[j].is_ascii_alphabetic() || b[j] == b'_') {
+                    // 1e5, 0x1F, 12abc: leave such text alone.
+                    return None;
+                }
+                j
+            }
+            // E'…', dollar quotes and the like: not worth the risk.
+            b'$' => return None,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let start = if c == b'\''
+            && i > 0
+            && matches!(
+                b[i - 1],
+                b'E' | b'e' | b'B' | b'b' | b'X' | b'x' | b'N' | b'n' | b'U' | b'u'
+            ) {
+            return None;
+        } else {
+            i
+        };
+        out.push_str(&sql[copied..start]);
+        out.push('?');
+        copied = end;
+        replaced = true;
+        i = end;
+    }
+    if !replaced {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
+fn word_char(c: Option<u8>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$')
+}
+
+/// End of a '…' literal starting at `i` ('' is an escaped quote).
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        match b.get(j)? {
+            b'\'' if b.get(j + 1) == Some(&b'\'') => j += 2,
+            b'\'' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shape;
+
+    #[test]
+    fn literals_become_placeholders() {
+        let s = |q: &str| shape(q).map(|k| k[1..].to_owned());
+        assert_eq!(
+            s("SELECT abalance FROM pgbench_accounts WHERE aid = 4711;"),
+            Some("SELECT abalance FROM pgbench_accounts WHERE aid = ?;".into())
+        );
+        assert_eq!(
+            s("SELECT * FROM t WHERE n = 'it''s' AND x > 1.5"),
+            Some("SELECT * FROM t WHERE n = ? AND x > ?".into())
+        );
+        assert_eq!(s("SELECT t1.c2 FROM t1"), None, "digits inside names stay");
+        assert_eq!(
+            s("/* pgsplit:primary */ SELECT 1"),
+            Some("/* pgsplit:primary */ SELECT ?".into())
+        );
+        assert_eq!(s("SELECT \"col 1\" FROM t -- it's\n"), None);
+        assert_eq!(s("SELECT 1e5"), None);
+        assert_eq!(s("SELECT E'\\n'"), None);
+        assert_eq!(s("DO $$ BEGIN END $$"), None);
+        assert_eq!(s("SELECT 'unterminated"), None);
+        assert!(shape("SELECT 1").is_some_and(|k| k.starts_with('\0')));
+    }
+
+    #[test]
+    fn same_shape_for_different_values() {
+        assert_eq!(
+            shape("UPDATE a SET b = b + 5 WHERE id = 9"),
+            shape("UPDATE a SET b = b + 77 WHERE id = 123")
+        );
+    }
+}
