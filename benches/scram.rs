@@ -65,7 +65,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("server final message (proof check)", |b| {
-        b.iter(|| black_box(server_wait.on_client_final_message(black_box(client_final.as_bytes()))))
+        b.iter(|| {
+            black_box(server_wait.on_client_final_message(black_box(client_final.as_bytes())))
+        })
     });
     g.bench_function("verify per connection, cached (first + final)", |b| {
         // The final step needs the nonce of this very first step, so the
@@ -90,7 +92,9 @@ fn bench(c: &mut Criterion) {
                     panic!("client-final failed");
                 };
                 let t = std::time::Instant::now();
-                let ok = sw.on_client_final_message(black_box(fin.as_bytes())).is_ok();
+                let ok = sw
+                    .on_client_final_message(black_box(fin.as_bytes()))
+                    .is_ok();
                 total += t.elapsed();
                 assert!(ok);
             }
@@ -104,7 +108,10 @@ fn bench(c: &mut Criterion) {
                 black_box(client_first.as_bytes()),
                 salted(&salt, &sp),
             );
-            black_box((r.is_ok(), server_wait.on_client_final_message(client_final.as_bytes())))
+            black_box((
+                r.is_ok(),
+                server_wait.on_client_final_message(client_final.as_bytes()),
+            ))
         })
     });
     g.bench_function("gen_salted_password (PBKDF2-SHA256, 4096)", |b| {

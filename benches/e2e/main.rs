@@ -46,7 +46,10 @@ struct Options {
 
 fn env_num<T: std::str::FromStr>(key: &str, default: T) -> Result<T, String> {
     match std::env::var(key) {
-        Ok(v) => v.trim().parse().map_err(|_| format!("{key}={v}: not a number")),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{key}={v}: not a number")),
         Err(_) => Ok(default),
     }
 }
@@ -182,7 +185,13 @@ fn run() -> Result<(), String> {
     let present: Vec<&str> = ports.iter().map(|(t, _)| *t).collect();
     println!(
         "{}",
-        report::table(&opts.workloads, &present, &results, opts.seconds, opts.rounds)
+        report::table(
+            &opts.workloads,
+            &present,
+            &results,
+            opts.seconds,
+            opts.rounds
+        )
     );
     drop(daemons);
     Ok(())

@@ -95,9 +95,21 @@ pub fn table(
         .filter(|t| matches!(*t, "pgsplit" | "pgpool"))
         .collect();
     let mut head = vec!["workload".to_owned()];
-    head.extend(targets.iter().map(|t| format!("{} tps (latency)", title(t))));
-    head.extend(ratio_targets.iter().map(|t| format!("{} ÷ PgBouncer", title(t))));
-    head.extend(splitters.iter().map(|t| format!("{} reads on replica", title(t))));
+    head.extend(
+        targets
+            .iter()
+            .map(|t| format!("{} tps (latency)", title(t))),
+    );
+    head.extend(
+        ratio_targets
+            .iter()
+            .map(|t| format!("{} ÷ PgBouncer", title(t))),
+    );
+    head.extend(
+        splitters
+            .iter()
+            .map(|t| format!("{} reads on replica", title(t))),
+    );
     let mut out = format!(
         "\npgsplit e2e: median of {rounds} interleaved round(s), pgbench -T {seconds}, \
          {} core(s)\n\n| {} |\n|---|{}\n",

@@ -55,13 +55,7 @@ impl Env<'_> {
     }
 
     /// Polls `sql` through `port` until it answers `want`.
-    fn wait_answer(
-        &self,
-        d: &mut Daemon,
-        port: u16,
-        sql: &str,
-        want: &str,
-    ) -> Result<(), String> {
+    fn wait_answer(&self, d: &mut Daemon, port: u16, sql: &str, want: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             d.check_alive()?;
@@ -143,10 +137,18 @@ pub fn install_poolers(want_bouncer: bool, want_pgpool: bool) {
             .stdout(std::process::Stdio::null())
             .status()
     };
-    let installed = quiet(Command::new("apt-get").args(["install", "-y"]).args(&missing));
+    let installed = quiet(
+        Command::new("apt-get")
+            .args(["install", "-y"])
+            .args(&missing),
+    );
     if !installed.is_ok_and(|s| s.success()) {
         let _ = quiet(Command::new("apt-get").arg("update"));
-        let _ = quiet(Command::new("apt-get").args(["install", "-y"]).args(&missing));
+        let _ = quiet(
+            Command::new("apt-get")
+                .args(["install", "-y"])
+                .args(&missing),
+        );
     }
 }
 
