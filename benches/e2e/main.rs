@@ -169,10 +169,12 @@ fn run() -> Result<(), String> {
     for round in 1..=opts.rounds {
         for (wi, w) in opts.workloads.iter().enumerate() {
             for &(t, port) in &ports {
+                let mut pid = None;
                 if let Some(d) = daemons.iter_mut().find(|d| d.name == t) {
                     d.check_alive()?;
+                    pid = Some(d.pid());
                 }
-                let outcome = measure(&cluster, &bench, &db, port, w, opts.seconds);
+                let outcome = measure(&cluster, &bench, &db, port, pid, w, opts.seconds);
                 eprintln!(
                     "e2e: round {round} {:<28} {t:<10} {}",
                     w.label,
@@ -203,6 +205,7 @@ fn measure(
     bench: &Pgbench,
     db: &str,
     port: u16,
+    proxy_pid: Option<u32>,
     w: &Workload,
     seconds: u32,
 ) -> Outcome {
@@ -213,10 +216,19 @@ fn measure(
         ))
     };
     let before = counts();
+    let cpu_before = proxy_pid.map(procs::group_cpu_ticks);
     let mut outcome = bench.run(port, w, seconds);
+    let cpu_after = proxy_pid.map(procs::group_cpu_ticks);
     if let (Ok(b), Ok(a)) = (before, counts()) {
         outcome.on_primary = a.0.saturating_sub(b.0);
         outcome.on_replica = a.1.saturating_sub(b.1);
+    }
+    if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
+        let transactions = outcome.tps * f64::from(seconds);
+        if transactions > 0.0 {
+            // Clock ticks are 10 ms (USER_HZ = 100 on Linux).
+            outcome.proxy_cpu_us = Some(a.saturating_sub(b) as f64 * 10_000.0 / transactions);
+        }
     }
     outcome
 }

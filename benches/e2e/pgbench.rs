@@ -56,6 +56,8 @@ pub struct Outcome {
     /// `pgbench_accounts` SELECTs executed on the primary / on the replica.
     pub on_primary: u64,
     pub on_replica: u64,
+    /// CPU time the proxy (all its processes) used per transaction, in µs.
+    pub proxy_cpu_us: Option<f64>,
     pub error: Option<String>,
 }
 

@@ -175,3 +175,27 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .map(|d| d.join(program))
         .find(|p| p.is_file())
 }
+
+/// CPU time (user + system, in clock ticks of 10 ms) used so far by every
+/// live process of process group `pgid`: a daemon and what it forked.
+pub fn group_cpu_ticks(pgid: u32) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // Fields after the command name: state ppid pgrp ... utime(14) stime(15).
+            let rest: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+            let pgrp: u32 = rest.get(2)?.parse().ok()?;
+            let ticks = rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?;
+            (pgrp == pgid).then_some(ticks)
+        })
+        .sum()
+}

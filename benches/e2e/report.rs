@@ -30,11 +30,14 @@ pub fn one_line(o: &Outcome) -> String {
     match &o.error {
         Some(e) => format!("FAILED: {e}"),
         None => format!(
-            "{:>9} tps {:>8.3} ms   account SELECTs primary {:>7} replica {:>7}",
+            "{:>9} tps {:>8.3} ms   account SELECTs primary {:>7} replica {:>7}{}",
             thousands(o.tps),
             o.latency_ms,
             o.on_primary,
-            o.on_replica
+            o.on_replica,
+            o.proxy_cpu_us
+                .map(|c| format!("   proxy CPU {c:.1} µs/tx"))
+                .unwrap_or_default()
         ),
     }
 }
@@ -55,6 +58,7 @@ struct Cell {
     tps: Option<f64>,
     latency: Option<f64>,
     replica_share: Option<f64>,
+    cpu_us: Option<f64>,
     failures: usize,
 }
 
@@ -72,6 +76,7 @@ fn cell(results: &[(usize, &str, Outcome)], wi: usize, target: &str) -> Cell {
         tps: median(ok.iter().map(|o| o.tps).collect()),
         latency: median(ok.iter().map(|o| o.latency_ms).collect()),
         replica_share: (p + r > 0).then(|| r as f64 / (p + r) as f64),
+        cpu_us: median(ok.iter().filter_map(|o| o.proxy_cpu_us).collect()),
         failures: runs.len() - ok.len(),
     }
 }
@@ -110,6 +115,8 @@ pub fn table(
             .iter()
             .map(|t| format!("{} reads on replica", title(t))),
     );
+    let proxies: Vec<&str> = targets.iter().copied().filter(|t| *t != "direct").collect();
+    head.extend(proxies.iter().map(|t| format!("{} CPU µs/tx", title(t))));
     let mut out = format!(
         "\npgsplit e2e: median of {rounds} interleaved round(s), pgbench -T {seconds}, \
          {} core(s)\n\n| {} |\n|---|{}\n",
@@ -147,6 +154,13 @@ pub fn table(
             let i = targets.iter().position(|x| x == t).unwrap_or(0);
             row.push(match cells[i].replica_share {
                 Some(s) => format!("{:.1}%", s * 100.0),
+                None => "–".to_owned(),
+            });
+        }
+        for t in &proxies {
+            let i = targets.iter().position(|x| x == t).unwrap_or(0);
+            row.push(match cells[i].cpu_us {
+                Some(c) => format!("{c:.0}"),
                 None => "–".to_owned(),
             });
         }
