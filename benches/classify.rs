@@ -61,6 +61,17 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // pgbench -S over the simple protocol: the literal differs on every
+    // call, so each text is new to a cache keyed by SQL text.
+    let mut aid = 0u32;
+    c.bench_function("classify_pgbench_select_new_literal_each_time", |b| {
+        b.iter(|| {
+            aid = aid.wrapping_add(7919);
+            let sql = format!("SELECT abalance FROM pgbench_accounts WHERE aid = {aid};");
+            black_box(cache.classify(black_box(&sql), &functions))
+        })
+    });
+
     let read = MIX[9];
     c.bench_function("classify_uncached_join_read", |b| {
         b.iter(|| black_box(classify(black_box(read), &functions)))
