@@ -65,6 +65,7 @@ const FREE: SessionView = SessionView {
     pinned: false,
     read_only_default: false,
     replica_usable: true,
+    replicas_lagging: false,
     last: Some(Target::Replica),
 };
 
