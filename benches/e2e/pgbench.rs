@@ -193,14 +193,3 @@ pub fn wait_caught_up(cluster: &Cluster) -> Result<(), String> {
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn parses_pgbench_summary() {
-        let out = "number of failed transactions: 0 (0.000%)\nlatency average = 0.108 ms\n\
-                   tps = 9289.123456 (without initial connection time)\n";
-        assert_eq!(super::number_after(out, "tps = "), Some(9289.123456));
-        assert_eq!(super::number_after(out, "latency average = "), Some(0.108));
-    }
-}

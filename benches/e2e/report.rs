@@ -168,14 +168,3 @@ pub fn table(
     }
     out
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn formats() {
-        assert_eq!(super::thousands(9289.4), "9,289");
-        assert_eq!(super::thousands(195.0), "195");
-        assert_eq!(super::thousands(1234567.0), "1,234,567");
-        assert_eq!(super::median(vec![3.0, 1.0, 2.0, 10.0]), Some(2.5));
-    }
-}
