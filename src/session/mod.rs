@@ -8,6 +8,7 @@ pub mod client;
 mod fresh;
 pub mod handshake;
 mod relay;
+mod replies;
 mod request;
 mod rewrite;
 pub mod settings;

@@ -1,0 +1,242 @@
+//! The backend side of the relay: replies forwarded to the client after
+//! scanning frame headers only, with ReadyForQuery (transaction status,
+//! replies owed, what a request changed), ParameterStatus, CopyInResponse
+//! and the proxy's own swallowed replies handled on the way; and what
+//! happens when a backend connection is lost.
+
+use bytes::Buf;
+
+use super::relay::Relay;
+use super::{Effect, Session, SessionError, Slot};
+use crate::error::BackendError;
+use crate::protocol::messages;
+use crate::protocol::scan::Event;
+use crate::protocol::{tag, ProtocolError, TxStatus};
+
+impl Session {
+    /// Forwards what a backend sent, watching ReadyForQuery (transaction
+    /// status, replies owed), ParameterStatus and CopyInResponse.
+    pub(super) fn relay_backend(&mut self, st: &mut Relay, slot: Slot) -> Result<(), SessionError> {
+        let Session {
+            client,
+            primary,
+            replica,
+            tx,
+            tx_slot,
+            shared,
+            ..
+        } = self;
+        let Some(held) = (match slot {
+            Slot::Primary => primary.as_mut(),
+            Slot::Replica => replica.as_mut(),
+        }) else {
+            return Ok(());
+        };
+        let idle = held.outstanding == 0;
+        let conn = &mut *held.conn;
+        let mut params = Vec::new();
+        let mut done: Vec<Box<Effect>> = Vec::new();
+        let mut wrote_up_to = None;
+        let mut pos = 0;
+        loop {
+            // The proxy's own WAL-position query: every reply is read whole
+            // and none reaches the client.
+            let swallowing = held.pending.front().is_some_and(|p| p.probe);
+            let want = |t| {
+                swallowing
+                    || matches!(
+                        t,
+                        tag::READY_FOR_QUERY
+                            | tag::PARAMETER_STATUS
+                            | tag::COPY_IN_RESPONSE
+                            | tag::ERROR_RESPONSE
+                    )
+            };
+            let event =
+                held.scan
+                    .next(&conn.rbuf, pos, want)
+                    .map_err(|source| BackendError::Protocol {
+                        addr: conn.addr.to_string(),
+                        source,
+                    })?;
+            match event {
+                Event::Pass { end } => {
+                    client.wbuf.extend_from_slice(&conn.rbuf[pos..end]);
+                    pos = end;
+                }
+                Event::Whole { tag: t, start, end } if swallowing => {
+                    let body = &conn.rbuf[start + 5..end];
+                    match t {
+                        tag::DATA_ROW => wrote_up_to = super::fresh::lsn_in_row(body),
+                        tag::READY_FOR_QUERY => {
+                            held.pending.pop_front();
+                            held.outstanding = held.outstanding.saturating_sub(1);
+                        }
+                        _ => {}
+                    }
+                    pos = end;
+                }
+                Event::Whole { tag: t, start, end } => {
+                    let body = &conn.rbuf[start + 5..end];
+                    let mut forward = true;
+                    match t {
+                        tag::READY_FOR_QUERY => {
+                            let status = body.first().and_then(|&b| TxStatus::from_byte(b)).ok_or(
+                                BackendError::Protocol {
+                                    addr: conn.addr.to_string(),
+                                    source: ProtocolError::Malformed("ReadyForQuery"),
+                                },
+                            )?;
+                            held.outstanding = held.outstanding.saturating_sub(1);
+                            if let Some(super::Pending {
+                                effect: Some(effect),
+                                ..
+                            }) = held.pending.pop_front()
+                            {
+                                if !held.failed {
+                                    done.push(effect);
+                                } else {
+                                    // Statements after the error were skipped.
+                                    for h in &effect.parsed {
+                                        conn.prepared.uncertain(*h);
+                                    }
+                                }
+                            }
+                            held.failed = false;
+                            if status == TxStatus::Idle && held.lsn_due {
+                                held.lsn_due = false;
+                                held.probe_due = true;
+                            }
+                            if let Some(at) = st.sent_at.take() {
+                                shared.metrics.statement_done(at.elapsed());
+                            }
+                            conn.tx = status;
+                            *tx = status;
+                            *tx_slot = (status != TxStatus::Idle).then_some(slot);
+                            if st.copy_in == Some(slot) {
+                                st.copy_in = None;
+                            }
+                        }
+                        tag::PARAMETER_STATUS => {
+                            if let Some((k, v)) = messages::parameter(body) {
+                                forward = k != "in_hot_standby";
+                                params.push((k.to_owned(), v.to_owned()));
+                            }
+                        }
+                        tag::COPY_IN_RESPONSE => {
+                            st.copy_in = Some(slot);
+                            // The server ignores a Sync that reached it during
+                            // COPY FROM STDIN: the one ending the batch that
+                            // started it owes no ReadyForQuery.
+                            if held.pending.front().is_some_and(|p| p.extended) {
+                                held.pending.pop_front();
+                                held.outstanding = held.outstanding.saturating_sub(1);
+                            }
+                        }
+                        _ if idle => {
+                            // An error while nothing was asked: the server is
+                            // ending this connection (shutdown, admin kill).
+                            // Keep it from the client, which may go on.
+                            let f = messages::error_fields(body);
+                            tracing::warn!(backend = %conn.addr, error = %f, "backend error while idle");
+                            forward = !matches!(f.severity.as_str(), "FATAL" | "PANIC");
+                        }
+                        _ => held.failed = true,
+                    }
+                    if forward {
+                        client.wbuf.extend_from_slice(&conn.rbuf[start..end]);
+                    }
+                    pos = end;
+                }
+                Event::NeedMore { need } => {
+                    conn.rbuf.advance(pos);
+                    conn.rbuf.reserve(need);
+                    pos = 0;
+                    break;
+                }
+            }
+        }
+        conn.rbuf.advance(pos);
+        for (k, v) in params {
+            conn.set_param(&k, &v);
+        }
+        for effect in done {
+            self.apply(slot, *effect);
+        }
+        if let Some(lsn) = wrote_up_to {
+            self.wrote_up_to(lsn);
+        }
+        self.release_if_done(st, slot);
+        Ok(())
+    }
+
+    /// Records what a request that succeeded on `slot` changed.
+    fn apply(&mut self, slot: Slot, effect: Effect) {
+        let held = match slot {
+            Slot::Primary => self.primary.as_mut(),
+            Slot::Replica => self.replica.as_mut(),
+        };
+        let Some(held) = held else {
+            return;
+        };
+        let mut release_other = false;
+        for cmd in &effect.commands {
+            release_other |= self.tracked.record(cmd, &mut held.conn);
+        }
+        held.synced = None;
+        if let Some(pin) = effect.pin {
+            if self.tracked.pin.is_none() {
+                tracing::debug!(?pin, "session pinned to the primary");
+                self.shared.metrics.pinned(pin);
+            }
+            self.tracked.pin = Some(pin);
+        }
+        if release_other {
+            // DISCARD ALL: the other connection still carries the old state.
+            let other = match slot {
+                Slot::Primary => Slot::Replica,
+                Slot::Replica => Slot::Primary,
+            };
+            if self.held(other).is_some_and(|h| h.outstanding == 0) {
+                if let Some(h) = self.take(other) {
+                    super::release(h, self.lifetime());
+                }
+            }
+        }
+    }
+
+    /// A backend connection failed. Whatever the client is waiting for from
+    /// it gets an error now; the session itself goes on.
+    pub(super) fn backend_lost(&mut self, st: &mut Relay, slot: Slot, e: &BackendError) {
+        let Some(held) = self.take(slot) else {
+            return;
+        };
+        tracing::warn!(error = %e, "backend connection lost");
+        // Only the client's own requests are answered: the proxy's swallowed
+        // queries (WAL position, deferred BEGIN) owe the client nothing.
+        let owed = held.pending.iter().filter(|p| !p.probe).count();
+        let in_tx = held.conn.tx != TxStatus::Idle;
+        let message = format!("pgsplit: lost the connection to backend {}", held.conn.addr);
+        drop(deadpool::managed::Object::take(held.conn));
+        let was_open = st.open == Some(slot);
+        if in_tx {
+            self.tx = TxStatus::Idle;
+        }
+        for _ in 0..owed {
+            self.reply_error("08006", &message, true);
+        }
+        if was_open {
+            st.open = None;
+            if owed == 0 {
+                self.reply_error("08006", &message, false);
+                st.skip_to_sync = true;
+            }
+        }
+        if st.copy_in == Some(slot) {
+            st.copy_in = None;
+        }
+        if in_tx && owed == 0 {
+            st.lost_tx = Some(format!("{message}; the open transaction was rolled back"));
+        }
+    }
+}
