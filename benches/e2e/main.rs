@@ -16,6 +16,8 @@
 //! - `PGSPLIT_E2E_TARGETS` (all): comma list of `direct,pgsplit,pgbouncer,pgpool`
 //! - `PGSPLIT_E2E_SCALE` (10), `PGSPLIT_E2E_INSTALL` (1: apt-get install the poolers)
 //! - `PGSPLIT_E2E_BIN`: the pgsplit binary (default: the one cargo built)
+//! - `PGSPLIT_E2E_POOL_MODE`: `transaction` makes pgsplit and PgBouncer pool
+//!   per transaction with 10 server connections per pool
 //!
 //! Every process started here is stopped by its pid when its guard drops.
 
@@ -62,7 +64,13 @@ fn env_list(key: &str) -> Option<Vec<String>> {
 impl Options {
     fn from_env() -> Result<Options, String> {
         let workloads = match env_list("PGSPLIT_E2E_WORKLOADS") {
-            None => WORKLOADS.to_vec(),
+            // The high-client-count workloads are for transaction mode (and
+            // would exceed a direct server's max_connections): only by name.
+            None => WORKLOADS
+                .iter()
+                .filter(|w| !matches!(w.name, "s200" | "tpcb50"))
+                .copied()
+                .collect(),
             Some(names) => names
                 .iter()
                 .map(|n| {

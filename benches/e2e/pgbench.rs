@@ -42,6 +42,16 @@ pub const WORKLOADS: &[Workload] = &[
         args: &["-c", "8", "-j", "2"],
     },
     Workload {
+        name: "s200",
+        label: "`-S -c 200 -j 2`",
+        args: &["-S", "-c", "200", "-j", "2"],
+    },
+    Workload {
+        name: "tpcb50",
+        label: "tpcb-like `-c 50 -j 2`",
+        args: &["-c", "50", "-j", "2"],
+    },
+    Workload {
         name: "c8",
         label: "`-C -S -c 8 -j 2`",
         args: &["-C", "-S", "-c", "8", "-j", "2"],

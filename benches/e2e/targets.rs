@@ -91,15 +91,26 @@ pub fn pgsplit_bin() -> PathBuf {
     }
 }
 
+/// `PGSPLIT_E2E_POOL_MODE=transaction`: both poolers pool per transaction,
+/// 10 server connections per pool (issue 4's comparison).
+pub fn transaction_mode() -> bool {
+    std::env::var("PGSPLIT_E2E_POOL_MODE").is_ok_and(|m| m == "transaction")
+}
+
 pub fn start_pgsplit(env: &Env) -> Result<(Daemon, u16), String> {
     let (port, admin) = (free_port()?, free_port()?);
     let (p, r) = env.addrs();
     let dir = env.dir.join("pgsplit");
+    let pool = if transaction_mode() {
+        "[pool]\nmode = \"transaction\"\nmax_per_backend = 10\ncheckout_timeout = \"30s\"\n\n"
+    } else {
+        ""
+    };
     let config = format!(
         "[listen]\naddr = \"127.0.0.1:{port}\"\n\n[admin]\naddr = \"127.0.0.1:{admin}\"\n\n\
          [[backends]]\naddr = \"{p}\"\n[[backends]]\naddr = \"{r}\"\n\n\
          [[users]]\nname = \"{}\"\npassword = \"{}\"\nauth = \"scram-sha-256\"\n\n\
-         [log]\nlevel = \"warn\"\n",
+         {pool}[log]\nlevel = \"warn\"\n",
         env.user(),
         env.password()
     );
@@ -181,11 +192,16 @@ pub fn start_pgbouncer(env: &Env) -> Result<(Daemon, u16), String> {
         ))
         .map_err(|e| format!("reading the SCRAM verifier: {e}"))?;
     let dir = env.dir.join("pgbouncer");
+    let (mode, size) = if transaction_mode() {
+        ("transaction", 10)
+    } else {
+        ("session", 20)
+    };
     let ini = format!(
         "[databases]\n{db} = host=127.0.0.1 port={pp} dbname={db}\n\n[pgbouncer]\n\
          listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-         auth_type = scram-sha-256\nauth_file = {dir}/userlist.txt\npool_mode = session\n\
-         max_client_conn = 1000\ndefault_pool_size = 20\n\
+         auth_type = scram-sha-256\nauth_file = {dir}/userlist.txt\npool_mode = {mode}\n\
+         max_client_conn = 1000\ndefault_pool_size = {size}\n\
          ignore_startup_parameters = extra_float_digits\n",
         db = env.database(),
         pp = p.port(),
