@@ -6,7 +6,6 @@
 mod support;
 
 use std::process::Command;
-use std::time::Duration;
 
 use support::*;
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -35,28 +34,6 @@ async fn one(c: &Client, sql: &str) -> String {
 
 async fn port(c: &Client, sql: &str) -> u16 {
     one(c, sql).await.parse().unwrap()
-}
-
-/// Waits until the replica has replayed everything the primary has now.
-async fn replica_caught_up() {
-    let p = direct(cluster().primary()).await;
-    let r = direct(&cluster().replicas()[0]).await;
-    let lsn: String = p
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let ok = eventually(Duration::from_secs(10), || async {
-        r.query_one(
-            "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
-            &[&lsn],
-        )
-        .await
-        .unwrap()
-        .get::<_, bool>(0)
-    })
-    .await;
-    assert!(ok, "replica did not catch up");
 }
 
 #[tokio::test]

@@ -82,25 +82,7 @@ async fn pg_dump_reads_from_the_replica_and_restores_land_on_the_primary() {
     .await
     .unwrap();
     // pg_dump is another session: wait until the replica has the table.
-    let primary = direct(cluster().primary()).await;
-    let replica = direct(&cluster().replicas()[0]).await;
-    let lsn: String = primary
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let caught_up = eventually(std::time::Duration::from_secs(10), || async {
-        replica
-            .query_one(
-                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
-                &[&lsn],
-            )
-            .await
-            .unwrap()
-            .get::<_, bool>(0)
-    })
-    .await;
-    assert!(caught_up);
+    replica_caught_up().await;
 
     let dir = std::env::temp_dir().join(format!("pgsplit-dump-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -214,3 +214,28 @@ pub fn ensure_md5_user(c: &Cluster) {
         panic!("creating md5user: {e}");
     }
 }
+
+/// Waits until the shared cluster's replica has replayed everything its
+/// primary has now.
+pub async fn replica_caught_up() {
+    let p = direct(cluster().primary()).await;
+    let r = direct(&cluster().replicas()[0]).await;
+    let lsn: String = match p.query_one("SELECT pg_current_wal_lsn()::text", &[]).await {
+        Ok(row) => row.get(0),
+        Err(e) => panic!("primary WAL position: {e}"),
+    };
+    let ok = eventually(Duration::from_secs(10), || async {
+        match r
+            .query_one(
+                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                &[&lsn],
+            )
+            .await
+        {
+            Ok(row) => row.get::<_, bool>(0),
+            Err(e) => panic!("replica replay position: {e}"),
+        }
+    })
+    .await;
+    assert!(ok, "replica did not catch up");
+}
