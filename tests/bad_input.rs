@@ -200,25 +200,7 @@ async fn client_vanishing_mid_query_cancels_its_backend_query() {
 /// A raw socket that completed SCRAM through tokio-postgres is not
 /// available, so authenticate with md5 by hand (a user configured for md5).
 async fn authenticated_raw(p: &TestProxy) -> TcpStream {
-    ensure_md5_user(cluster());
-    let mut s = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
-    s.write_all(&startup_packet(
-        196_608,
-        &[("user", "md5user"), ("database", DATABASE)],
-    ))
-    .await
-    .unwrap();
-    let mut head = [0u8; 9];
-    s.read_exact(&mut head).await.unwrap();
-    assert_eq!((head[0], head[8]), (b'R', 5), "md5 request expected");
-    let mut salt = [0u8; 4];
-    s.read_exact(&mut salt).await.unwrap();
-    let hash = pgwire::api::auth::md5pass::hash_md5_password("md5user", PASSWORD, &salt);
-    let mut msg = vec![b'p'];
-    msg.extend_from_slice(&((hash.len() + 5) as u32).to_be_bytes());
-    msg.extend_from_slice(hash.as_bytes());
-    msg.push(0);
-    s.write_all(&msg).await.unwrap();
+    let mut s = md5_login(p.port).await;
     // Read up to ReadyForQuery.
     let mut seen = Vec::new();
     let mut b = [0u8; 4096];

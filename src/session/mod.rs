@@ -4,6 +4,7 @@
 //! and one replica). Connections come from the pools and go back to them,
 //! reset, when the session ends.
 
+mod begin;
 pub mod client;
 mod fresh;
 pub mod handshake;
@@ -163,7 +164,7 @@ pub struct Session {
     /// Replay position the session last saw on its replica.
     replica_seen: Option<(usize, u64)>,
     /// A plain `BEGIN` already answered to the client and not yet sent: the
-    /// statement after it decides the backend (see `request::defer_begin`).
+    /// statement after it decides the backend (see `begin::defer_begin`).
     deferred_begin: Option<bytes::Bytes>,
     /// Session or transaction pooling, fixed when the session starts.
     mode: crate::config::PoolMode,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::begin::begin_decision;
 use super::fresh::Fresh as Freshness;
 use super::relay::{Flow, Relay};
 use super::rewrite;
@@ -18,7 +19,7 @@ use super::sync::Prep;
 use super::{Effect, Session, SessionError, Slot};
 use crate::admin::metrics;
 use crate::backend::statements;
-use crate::classify::{Class, Classification, Hint, SessionCmd, TxCmd, WriteReason};
+use crate::classify::{Class, Classification, Hint, SessionCmd, WriteReason};
 use crate::protocol::{messages, tag, ProtocolError, TxStatus};
 use crate::route::{self, Decision, Reason};
 
@@ -391,60 +392,6 @@ impl Session {
         }
     }
 
-    /// A plain `BEGIN` sent alone, with nothing in flight, is answered at
-    /// once and sent later, together with the statement after it: pg_dump
-    /// (and others) send `BEGIN`, then `SET TRANSACTION … READ ONLY`, and
-    /// only that second statement says the transaction may run on a replica.
-    fn defer_begin(&mut self, class: &Classification, end: usize) -> bool {
-        let plain_begin = matches!(
-            class.class,
-            Class::Transaction(TxCmd::Begin { read_only: None })
-        ) && class.parts.is_empty()
-            && class.hint.is_none();
-        // Only the proxy's own swallowed queries may be in flight: the
-        // client has all its answers, so answering BEGIN now keeps order.
-        let idle =
-            |h: &Option<super::Held>| h.as_ref().is_none_or(|h| h.pending.iter().all(|p| p.probe));
-        if !plain_begin
-            || self.tx != TxStatus::Idle
-            || self.deferred_begin.is_some()
-            || self.tracked.pin.is_some()
-            || self.tracked.read_only_default()
-            || !idle(&self.primary)
-            || !idle(&self.replica)
-        {
-            return false;
-        }
-        self.deferred_begin = Some(self.client.rbuf.split_to(end).freeze());
-        messages::put_frame(&mut self.client.wbuf, tag::COMMAND_COMPLETE, |b| {
-            b.extend_from_slice(b"BEGIN\0");
-        });
-        messages::ready_for_query(&mut self.client.wbuf, b'T');
-        self.tx = TxStatus::InTransaction;
-        self.tx_slot = None;
-        true
-    }
-
-    /// Sends the deferred `BEGIN` ahead of the request; its replies were
-    /// already given to the client, so they are kept back.
-    async fn send_deferred_begin(&mut self, slot: Slot) {
-        let Some(begin) = self.deferred_begin.take() else {
-            return;
-        };
-        let Some(h) = self.held_mut(slot) else {
-            return;
-        };
-        h.pending.push_back(super::Pending {
-            extended: false,
-            effect: None,
-            probe: true,
-        });
-        h.outstanding += 1;
-        if let Err(e) = h.conn.write_all(&begin).await {
-            tracing::debug!(error = %e, "sending the deferred BEGIN failed");
-        }
-    }
-
     /// A read bound for a replica goes to the primary instead when the
     /// replica has not replayed the session's last write in time. `None`:
     /// the replica connection is busy, try again when it is idle.
@@ -475,38 +422,6 @@ impl Session {
             decision.reason
         };
         self.shared.metrics.routed(target, metric_reason(reason));
-    }
-}
-
-/// Where a transaction opened by a deferred plain BEGIN runs: on a replica
-/// only when its first statement declares it read only.
-fn begin_decision<'a>(
-    first: impl IntoIterator<Item = &'a Classification>,
-    view: &route::SessionView,
-) -> Decision {
-    let read_only = first.into_iter().any(|c| {
-        matches!(
-            c.class,
-            Class::Transaction(TxCmd::SetTransaction {
-                read_only: Some(true)
-            })
-        )
-    });
-    if read_only && !view.pinned {
-        let begin = Classification::of(Class::Transaction(TxCmd::Begin {
-            read_only: Some(true),
-        }));
-        return route::route(
-            &begin,
-            &route::SessionView {
-                transaction: None,
-                ..*view
-            },
-        );
-    }
-    Decision {
-        target: Slot::Primary,
-        reason: Reason::Write,
     }
 }
 

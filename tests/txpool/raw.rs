@@ -5,7 +5,7 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{cluster, ensure_md5_user, DATABASE, PASSWORD};
+use crate::support::md5_login;
 
 pub struct Raw(TcpStream);
 
@@ -64,24 +64,7 @@ pub fn query(sql: &str) -> Vec<u8> {
 
 impl Raw {
     pub async fn connect(port: u16) -> Raw {
-        ensure_md5_user(cluster());
-        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let mut body = 196_608u32.to_be_bytes().to_vec();
-        for (k, v) in [("user", "md5user"), ("database", DATABASE)] {
-            body.extend(cstr(k));
-            body.extend(cstr(v));
-        }
-        body.push(0);
-        let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-        startup.extend(body);
-        s.write_all(&startup).await.unwrap();
-        let mut head = [0u8; 9];
-        s.read_exact(&mut head).await.unwrap();
-        assert_eq!((head[0], head[8]), (b'R', 5), "md5 request expected");
-        let mut salt = [0u8; 4];
-        s.read_exact(&mut salt).await.unwrap();
-        let hash = pgwire::api::auth::md5pass::hash_md5_password("md5user", PASSWORD, &salt);
-        s.write_all(&frame(b'p', &cstr(&hash))).await.unwrap();
+        let s = md5_login(port).await;
         let mut raw = Raw(s);
         let r = raw.read_reply().await;
         assert!(r.errors.is_empty(), "{r:?}");
