@@ -215,6 +215,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         metrics: metrics.clone(),
         drain: CancellationToken::new(),
         clients: Default::default(),
+        greetings: Default::default(),
     });
     let reloader = Arc::new(Reloader::new(shared.clone(), config_tx));
     tracker.spawn(admin::http::serve(

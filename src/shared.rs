@@ -1,6 +1,6 @@
 //! Handles every session needs, built once in [`crate::start`] and passed in.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -30,8 +30,11 @@ pub struct Shared {
     pub drain: CancellationToken,
     /// Client sessions open now (checked against `listen.max_clients`).
     pub clients: ClientCount,
-    /// Highest WAL position any session saw committed (consistency = "global").
-    pub global_lsn: AtomicU64,
+    /// Writes committed through this proxy and the WAL position known to
+    /// cover them (consistency = "global").
+    pub global_lsn: crate::session::fresh::GlobalLsn,
+    /// ParameterStatus values new sessions are greeted with.
+    pub greetings: crate::session::greeting::Greetings,
 }
 
 /// Counts client sessions; a slot is given back when its guard drops.

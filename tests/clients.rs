@@ -243,20 +243,25 @@ async fn checkout_timeout_gives_53300_with_a_clear_message() {
         c.pool.checkout_timeout = Duration::from_millis(300);
     })
     .await;
+    // The holder's write keeps its primary connection for the session.
     let holder = p.client().await;
-    let e = tokio_postgres::connect(&p.conninfo(""), NoTls)
+    holder.batch_execute("SELECT txid_current()").await.unwrap();
+    // Logging in needs no backend connection (the greeting is known); the
+    // first write waits for one and gives up after checkout_timeout.
+    let waiter = p.client().await;
+    let e = waiter
+        .batch_execute("SELECT txid_current()")
         .await
-        .map(|_| ())
         .unwrap_err();
     assert_eq!(sqlstate(&e), "53300");
     let msg = e.as_db_error().unwrap().message().to_owned();
     assert!(msg.contains("became free"), "{msg}");
+    // Reads still run: the replica's pool has room.
+    waiter.batch_execute("SELECT 1").await.unwrap();
     drop(holder);
     // Once the holder is gone its connection returns to the pool.
     let ok = eventually(Duration::from_secs(5), || async {
-        tokio_postgres::connect(&p.conninfo(""), NoTls)
-            .await
-            .is_ok()
+        waiter.batch_execute("SELECT txid_current()").await.is_ok()
     })
     .await;
     assert!(ok, "the pooled connection was not returned");

@@ -7,6 +7,8 @@ mod support;
 
 use std::process::Command;
 
+use std::time::Duration;
+
 use support::*;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -205,6 +207,72 @@ async fn session_state_follows_the_session_to_both_backends() {
     c.batch_execute("RESET search_path").await.unwrap();
     let e = c.query_one("SELECT v FROM marker", &[]).await.unwrap_err();
     assert_eq!(sqlstate(&e), "42P01");
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn set_config_follows_the_session_and_nothing_leaks_to_the_next_client() {
+    // One connection per backend, so the next client gets the same ones.
+    let p = proxy_with(|c| c.pool.max_per_backend = 1).await;
+    {
+        let c = p.client().await;
+        // pg_dump's form: tracked like SET and replayed on the replica.
+        c.batch_execute("SELECT pg_catalog.set_config('search_path', '', false)")
+            .await
+            .unwrap();
+        let on_replica = one(
+            &c,
+            "SELECT current_setting('search_path') || '|' || inet_server_port()",
+        )
+        .await;
+        assert_eq!(on_replica, format!("|{}", replica_port()));
+        c.batch_execute("SET work_mem = '3MB'").await.unwrap();
+        assert_eq!(one(&c, "SHOW work_mem").await, "3MB");
+    }
+    // The connections went back without DISCARD ALL; the next client gets
+    // its own (default) values on both backends.
+    let ok = eventually(Duration::from_secs(5), || async {
+        let Ok((c, conn)) = tokio_postgres::connect(&p.conninfo(""), tokio_postgres::NoTls).await
+        else {
+            return false;
+        };
+        tokio::spawn(conn);
+        let read = one(&c, "SELECT current_setting('search_path') || '|' || current_setting('work_mem')").await;
+        let write = one(
+            &c,
+            "SELECT current_setting('search_path') || '|' || current_setting('work_mem') || '|' || txid_current()",
+        )
+        .await;
+        read == "\"$user\", public|4MB" && write.starts_with("\"$user\", public|4MB|")
+    })
+    .await;
+    assert!(ok, "session state leaked to the next client");
+    // An untracked set_config (value from a query) in session mode leaves
+    // the session where it is and resets the connection afterwards.
+    {
+        let c = p.client().await;
+        c.batch_execute(
+            "SELECT set_config(name, '5MB', false) FROM pg_settings WHERE name = 'work_mem'",
+        )
+        .await
+        .unwrap();
+        assert_eq!(port(&c, "SELECT inet_server_port()").await, replica_port());
+    }
+    let ok = eventually(Duration::from_secs(5), || async {
+        let Ok((c, conn)) = tokio_postgres::connect(&p.conninfo(""), tokio_postgres::NoTls).await
+        else {
+            return false;
+        };
+        tokio::spawn(conn);
+        one(
+            &c,
+            "SELECT current_setting('work_mem') || '|' || txid_current()",
+        )
+        .await
+        .starts_with("4MB|")
+    })
+    .await;
+    assert!(ok, "an untracked setting leaked to the next client");
     p.stop().await;
 }
 

@@ -68,6 +68,7 @@ pub enum PinReason {
     listen,
     advisory_lock,
     hold_cursor,
+    untracked_setting,
 }
 
 impl From<crate::classify::Pin> for PinReason {
@@ -78,6 +79,7 @@ impl From<crate::classify::Pin> for PinReason {
             Pin::Listen => PinReason::listen,
             Pin::AdvisoryLock => PinReason::advisory_lock,
             Pin::HoldCursor => PinReason::hold_cursor,
+            Pin::Setting => PinReason::untracked_setting,
         }
     }
 }

@@ -35,6 +35,7 @@ mod fast;
 mod functions;
 mod lexer;
 mod session;
+mod set_config;
 pub mod shape;
 mod statement;
 mod types;

@@ -151,6 +151,13 @@ impl SessionCmd {
                     _ => format!("SET {scope}{} = {value}", quote_dotted(name)),
                 })
             }
+            // Replayed through the function, which reads the value as the
+            // client gave it (an empty search_path stays empty).
+            SessionCmd::SetConfig { name, value } => Some(format!(
+                "SELECT pg_catalog.set_config('{}', '{}', false)",
+                name.replace('\'', "''"),
+                value.replace('\'', "''")
+            )),
             SessionCmd::Reset { name } => Some(format!("RESET {}", quote_dotted(name))),
             SessionCmd::ResetAll => Some("RESET ALL".to_owned()),
             SessionCmd::SessionCharacteristics { read_only } => read_only.map(|ro| {

@@ -2,13 +2,19 @@
 //! classification cache serves `… WHERE aid = 17` and `… WHERE aid = 42`
 //! from one entry. A literal never changes where a statement may run,
 //! except for session commands (`SET x = 'a'` must replay its value); the
-//! cache only shares classes that carry no values (see `Catalog`).
+//! cache only shares classes that carry no values (see `Catalog`). Text
+//! calling `set_config` has no shape: whether its third argument is `'true'`
+//! or `'false'` decides between a transaction-local value and a session
+//! setting to track.
 
 /// The text with numeric and string literals replaced by `?`, comments kept
 /// (a routing hint lives there); `None` when it holds no literal. The key
 /// starts with a NUL byte, which no Query text can contain, so a shape never
 /// collides with a real statement.
 pub fn shape(sql: &str) -> Option<String> {
+    if super::lexer::contains_ci(sql, "set_config") {
+        return None;
+    }
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 1);
     out.push('\0');
@@ -122,6 +128,13 @@ mod tests {
         assert_eq!(s("DO $$ BEGIN END $$"), None);
         assert_eq!(s("SELECT 'unterminated"), None);
         assert!(shape("SELECT 1").is_some_and(|k| k.starts_with('\0')));
+    }
+
+    #[test]
+    fn set_config_has_no_shape() {
+        // 'true' and 'false' there decide between a local and a session value.
+        assert_eq!(shape("SELECT set_config('a.b', 'v', 'false')"), None);
+        assert_eq!(shape("select SET_CONFIG('a.b', 'v', 'true') from t"), None);
     }
 
     #[test]

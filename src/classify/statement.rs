@@ -11,6 +11,7 @@ use sqlparser::ast::{
 
 use super::lexer;
 use super::session;
+use super::set_config;
 use super::types::{Class, Classification, DiscardKind, Pin, SessionCmd, TxCmd, WriteReason};
 use super::walk::{fold_ident, fold_object_name, scan, Scan};
 use super::FunctionTable;
@@ -18,7 +19,10 @@ use super::FunctionTable;
 /// Classifies one statement (hint and multi-statement handling are the caller's).
 pub(super) fn classify_statement(stmt: &Statement, functions: &FunctionTable) -> Classification {
     match stmt {
-        Statement::Query(query) => from_scan(scan(query.as_ref(), functions), Class::Read),
+        Statement::Query(query) => match set_config::tracked(query) {
+            Some(cmd) => Classification::of(Class::Session(cmd)),
+            None => from_scan(scan(query.as_ref(), functions), Class::Read),
+        },
 
         Statement::Insert(_)
         | Statement::Update(_)

@@ -131,6 +131,9 @@ pub enum SessionCmd {
     },
     /// `DEALLOCATE [PREPARE] name | ALL`; `None` means ALL.
     Deallocate { name: Option<String> },
+    /// `SELECT set_config('name', 'value', false)` alone. `value` is the
+    /// plain text, as the function takes it.
+    SetConfig { name: String, value: String },
     /// `SET SESSION CHARACTERISTICS AS TRANSACTION ...`.
     SessionCharacteristics { read_only: Option<bool> },
     /// Session-level, but not modelled (e.g. `SET NAMES`).
@@ -170,6 +173,9 @@ pub enum Pin {
     Listen,
     AdvisoryLock,
     HoldCursor,
+    /// A `set_config` call the proxy cannot track (not literal, or inside
+    /// a bigger query).
+    Setting,
 }
 
 /// A routing hint from a leading `/* pgsplit:primary */` or

@@ -125,6 +125,9 @@ impl Visitor for Walker<'_> {
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
         if let Expr::Function(f) = expr {
+            if super::set_config::sets_session_value(f) {
+                self.pin(Pin::Setting);
+            }
             self.call(&f.name);
         }
         ControlFlow::Continue(())

@@ -21,8 +21,10 @@ impl Session {
             && class.hint.is_none();
         // Only the proxy's own swallowed queries may be in flight: the
         // client has all its answers, so answering BEGIN now keeps order.
-        let idle =
-            |h: &Option<super::Held>| h.as_ref().is_none_or(|h| h.pending.iter().all(|p| p.probe));
+        let idle = |h: &Option<super::Held>| {
+            h.as_ref()
+                .is_none_or(|h| h.pending.iter().all(|p| p.swallow))
+        };
         if !plain_begin
             || self.tx != TxStatus::Idle
             || self.deferred_begin.is_some()
@@ -55,7 +57,7 @@ impl Session {
         h.pending.push_back(Pending {
             extended: false,
             effect: None,
-            probe: true,
+            swallow: true,
         });
         h.outstanding += 1;
         if let Err(e) = h.conn.write_all(&begin).await {

@@ -1,29 +1,28 @@
 //! Read-your-writes by WAL position.
 //!
-//! After a request that may have committed a write on the primary, and once
-//! the primary answered it with ReadyForQuery `I` (nothing left open), the
-//! proxy asks that same connection for `pg_current_wal_lsn()`; the reply is
-//! kept from the client. It is sent after the client already has its answer,
-//! so the write itself is not slowed; a read that follows waits for the
-//! position, then goes to a replica only if that replica has replayed at
-//! least that far (checked with one cheap query when the last known position
-//! is behind), else to the primary after `causal_wait_timeout`.
+//! Once a request that may have written on the primary is answered with
+//! ReadyForQuery `I` (committed, nothing left open), the session notes that
+//! it has a write to read back. Its next read bound for a replica first asks
+//! the primary for `pg_current_wal_lsn()` (one round trip, on the session's
+//! idle primary connection or a pooled one), then goes to the replica only
+//! if that replica has replayed at least that far (checked with one cheap
+//! query when the last known position is behind), else to the primary after
+//! `causal_wait_timeout`. A session that only writes, or whose reads go to
+//! the primary anyway (inside its transactions), never pays for the
+//! position: pgbench's tpcb-like transaction costs no extra query.
 //!
 //! LSNs do not say which timeline they belong to: after a failover the
 //! session's position is replaced by the new primary's current one.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use bytes::BytesMut;
-
-use super::{Pending, Session, Slot};
+use super::{Session, Slot};
 use crate::classify::{Class, Classification, TxCmd};
 use crate::config::Consistency;
-use crate::protocol::messages;
 use crate::topology::probe::parse_lsn;
 
-/// The query whose reply is swallowed.
+/// The primary's current position.
 const LSN_QUERY: &str = "SELECT pg_catalog.pg_current_wal_lsn()";
 
 /// Whether a replica may serve the next read.
@@ -66,25 +65,70 @@ impl Session {
         }
     }
 
-    /// Sends the swallowed WAL-position query on `slot` if one is due.
-    pub(super) async fn send_lsn_probe(&mut self, slot: Slot) {
-        let Some(h) = self.held_mut(slot) else {
-            return;
+    /// The primary's current WAL position, asked on the session's idle
+    /// primary connection or on any pooled one. Asked after a commit was
+    /// acknowledged, it is at or past that commit's record.
+    async fn primary_lsn(&mut self) -> Option<u64> {
+        let idle = self
+            .primary
+            .as_ref()
+            .is_some_and(|h| h.outstanding == 0 && h.conn.rbuf.is_empty());
+        let rows = match self.primary.as_mut() {
+            Some(h) if idle => h.conn.simple_query(LSN_QUERY).await,
+            _ => {
+                let backend = self
+                    .shared
+                    .topology
+                    .borrow()
+                    .primary()
+                    .map(|b| b.addr.clone())?;
+                let key = crate::pool::PoolKey {
+                    backend,
+                    user: self.user.name.clone(),
+                    database: self.database.clone(),
+                };
+                match self.shared.pools.checkout(&key, &self.user.password).await {
+                    Ok(mut conn) => conn.simple_query(LSN_QUERY).await,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot ask the primary for its WAL position");
+                        return None;
+                    }
+                }
+            }
         };
-        if !h.probe_due {
-            return;
+        match rows {
+            Ok(rows) => rows
+                .first()
+                .and_then(|r| r.first())
+                .and_then(|v| v.as_deref())
+                .and_then(parse_lsn),
+            Err(e) => {
+                tracing::debug!(error = %e, "asking the primary for its WAL position failed");
+                None
+            }
         }
-        h.probe_due = false;
-        let mut out = BytesMut::with_capacity(64);
-        messages::query(&mut out, LSN_QUERY);
-        if h.conn.write_all(&out).await.is_ok() {
-            h.outstanding += 1;
-            h.pending.push_back(Pending {
-                extended: false,
-                effect: None,
-                probe: true,
-            });
+    }
+
+    /// Learns what the next replica read must see, when a write committed
+    /// since it was last learnt: the session's own (`session`), or any
+    /// client's through this proxy (`global`). False when the primary
+    /// could not say (the read then goes to the primary).
+    async fn learn_positions(&mut self, consistency: Consistency) -> bool {
+        let global = &self.shared.global_lsn;
+        let commits = global.commits();
+        let others = consistency == Consistency::Global && !global.covers(commits);
+        if !self.lsn_unknown && !others {
+            return true;
         }
+        let Some(lsn) = self.primary_lsn().await else {
+            return false;
+        };
+        if self.lsn_unknown {
+            self.lsn_unknown = false;
+            self.wrote_up_to(lsn);
+        }
+        self.shared.global_lsn.learnt(lsn, commits);
+        true
     }
 
     /// Records a WAL position the primary reported after a write.
@@ -95,7 +139,6 @@ impl Session {
             self.write_lsn = 0;
         }
         self.write_lsn = self.write_lsn.max(lsn);
-        self.shared.global_lsn.fetch_max(lsn, Ordering::AcqRel);
     }
 
     /// The position a replica must have replayed for this session's reads.
@@ -115,9 +158,7 @@ impl Session {
                 .unwrap_or(u64::MAX);
         }
         match consistency {
-            Consistency::Global => self
-                .write_lsn
-                .max(self.shared.global_lsn.load(Ordering::Acquire)),
+            Consistency::Global => self.write_lsn.max(self.shared.global_lsn.lsn()),
             _ => self.write_lsn,
         }
     }
@@ -126,6 +167,10 @@ impl Session {
     /// see; asks the replica itself, waiting up to `causal_wait_timeout`,
     /// when the known position is behind.
     pub(super) async fn replica_fresh(&mut self) -> Fresh {
+        let consistency = self.consistency();
+        if consistency != Consistency::Eventual && !self.learn_positions(consistency).await {
+            return Fresh::No;
+        }
         let required = self.required_lsn();
         if required == 0 {
             return Fresh::Yes;
@@ -189,12 +234,40 @@ impl Session {
     }
 }
 
-/// The LSN in a DataRow of the swallowed query.
-pub(super) fn lsn_in_row(body: &[u8]) -> Option<u64> {
-    // DataRow: column count, then length-prefixed values.
-    let len = messages::u32_at(body, 2)? as usize;
-    let value = body.get(6..6 + len)?;
-    parse_lsn(std::str::from_utf8(value).ok()?)
+/// Writes committed through this proxy, and the newest primary WAL
+/// position learnt with the number of commits it is known to cover: a
+/// `global` read asks the primary only when a commit happened since.
+#[derive(Debug, Default)]
+pub struct GlobalLsn {
+    commits: AtomicU64,
+    covered: AtomicU64,
+    lsn: AtomicU64,
+}
+
+impl GlobalLsn {
+    /// A write committed (counted before its client gets the answer).
+    pub fn committed(&self) {
+        self.commits.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
+    }
+
+    fn covers(&self, commits: u64) -> bool {
+        self.covered.load(Ordering::Acquire) >= commits
+    }
+
+    /// `lsn` was read from the primary after `commits` writes had committed.
+    fn learnt(&self, lsn: u64, commits: u64) {
+        // Position first: whoever sees the count covered sees the position.
+        self.lsn.fetch_max(lsn, Ordering::AcqRel);
+        self.covered.fetch_max(commits, Ordering::AcqRel);
+    }
+
+    fn lsn(&self) -> u64 {
+        self.lsn.load(Ordering::Acquire)
+    }
 }
 
 #[cfg(test)]
@@ -214,13 +287,20 @@ mod tests {
         }))));
         assert!(!may_write(&c(Class::Transaction(TxCmd::Rollback))));
     }
-
     #[test]
-    fn lsn_from_a_data_row() {
-        let mut body = vec![0, 1];
-        body.extend_from_slice(&9u32.to_be_bytes());
-        body.extend_from_slice(b"0/3000148");
-        assert_eq!(lsn_in_row(&body), Some(0x3000148));
-        assert_eq!(lsn_in_row(&body[..8]), None);
+    fn global_position_covers_commits_counted_before_it_was_read() {
+        let g = GlobalLsn::default();
+        assert!(g.covers(g.commits()));
+        g.committed();
+        let seen = g.commits();
+        assert!(!g.covers(seen));
+        g.learnt(0x3000, seen);
+        assert!(g.covers(seen));
+        assert_eq!(g.lsn(), 0x3000);
+        g.committed();
+        assert!(!g.covers(g.commits()));
+        // An older answer never lowers the position.
+        g.learnt(0x2000, seen);
+        assert_eq!(g.lsn(), 0x3000);
     }
 }

@@ -13,6 +13,7 @@ use crate::protocol::startup::FirstPacket;
 use crate::shared::Shared;
 
 use super::client::ClientConn;
+use super::greeting;
 use super::settings;
 use super::sync::Prep;
 use super::EnsureError;
@@ -98,33 +99,49 @@ pub async fn handshake(
     };
 
     let settings = settings::from_startup(&params);
+    let primary = shared
+        .topology
+        .borrow()
+        .primary()
+        .map(|b| b.addr.to_string())
+        .unwrap_or_default();
+    let greeting_key = greeting::Key::new(&primary, &user, &database, &settings);
     let registration = shared.cancels.register();
     let (pid, secret) = (registration.pid, registration.secret);
     let mut session = Session::new(client, shared, entry, database, settings, registration);
-    // The first backend connection proves the database exists (3D000 comes
-    // from the server) and supplies the ParameterStatus values.
-    let slot = match session.prepare(session.startup_slot(), &[], &[]).await {
-        Prep::Ready(slot) => slot,
-        other => {
-            // A new connection owes no replies, so it is never busy.
-            let e = match other {
-                Prep::Failed(e) => e,
-                _ => EnsureError::NoPrimary,
+    let params = match session.shared.greetings.get(greeting_key) {
+        // Known: the first request opens the connection it is routed to.
+        Some(params) => params,
+        None => {
+            // The first backend connection proves the database exists
+            // (3D000 comes from the server) and supplies the values.
+            let slot = match session.prepare(session.startup_slot(), &[], &[]).await {
+                Prep::Ready(slot) => slot,
+                other => {
+                    // A new connection owes no replies, so it is never busy.
+                    let e = match other {
+                        Prep::Failed(e) => e,
+                        _ => EnsureError::NoPrimary,
+                    };
+                    session.shared.metrics.client_refused(Refusal::startup);
+                    let (code, message) = e.client_error();
+                    messages::error(&mut session.client.wbuf, "FATAL", &code, &message);
+                    session.client.flush().await?;
+                    return Ok(Outcome::Done);
+                }
             };
-            session.shared.metrics.client_refused(Refusal::startup);
-            let (code, message) = e.client_error();
-            messages::error(&mut session.client.wbuf, "FATAL", &code, &message);
-            session.client.flush().await?;
-            return Ok(Outcome::Done);
+            let params: greeting::Params = session
+                .held(slot)
+                .map(|h| h.conn.params.clone())
+                .unwrap_or_default()
+                .into();
+            session.shared.greetings.put(greeting_key, params.clone());
+            params
         }
     };
     session.refresh_catalog();
-    let params = session
-        .held(slot)
-        .map(|h| h.conn.params.clone())
-        .unwrap_or_default();
     let client = &mut session.client;
-    for (k, v) in &params {
+    for (k, v) in params.iter() {
         // A session may use a primary and a replica; it is a read-write
         // endpoint either way, so libpq's target_session_attrs keeps working.
         let v = if k == "in_hot_standby" {

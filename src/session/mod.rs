@@ -6,7 +6,8 @@
 
 mod begin;
 pub mod client;
-mod fresh;
+pub mod fresh;
+pub mod greeting;
 pub mod handshake;
 mod relay;
 mod replies;
@@ -45,8 +46,9 @@ pub struct Pending {
     /// a Sync sent before COPY FROM STDIN starts is ignored by the server.
     pub extended: bool,
     pub effect: Option<Box<Effect>>,
-    /// The proxy's own WAL-position query: its replies are swallowed.
-    pub probe: bool,
+    /// The proxy's own request (a deferred BEGIN whose answer the client
+    /// already has): its replies are kept from the client.
+    pub swallow: bool,
 }
 
 /// What a request changes in the session once it succeeds (its
@@ -74,11 +76,9 @@ pub struct Held {
     pub failed: bool,
     /// The `Tracked::generation` this connection's settings match.
     pub synced: Option<u64>,
-    /// A request that may commit a write was sent: learn the WAL position
-    /// once the connection is idle.
+    /// A request that may commit a write was sent: once the connection is
+    /// idle again (committed), the session has a write to read back.
     pub lsn_due: bool,
-    /// Idle after such a request: send the WAL-position query now.
-    pub probe_due: bool,
 }
 
 /// Why a request could not get a backend connection.
@@ -161,6 +161,9 @@ pub struct Session {
     /// timeline it was on.
     write_lsn: u64,
     write_timeline: Option<u32>,
+    /// A write committed since `write_lsn` was learnt: the next read bound
+    /// for a replica asks the primary for its position first.
+    lsn_unknown: bool,
     /// Replay position the session last saw on its replica.
     replica_seen: Option<(usize, u64)>,
     /// A plain `BEGIN` already answered to the client and not yet sent: the
@@ -196,6 +199,7 @@ impl Session {
             cancel,
             cancel_target: None,
             write_lsn: 0,
+            lsn_unknown: false,
             write_timeline: None,
             replica_seen: None,
             deferred_begin: None,
@@ -323,7 +327,6 @@ impl Session {
             failed: false,
             synced: None,
             lsn_due: false,
-            probe_due: false,
         };
         match slot {
             Slot::Primary => self.primary = Some(held),
@@ -393,12 +396,15 @@ impl Session {
         self.cancel_target = Some(target);
     }
 
-    /// Returns every held connection (reset first) or discards it. In
-    /// transaction mode an unpinned session's connections go back as they
-    /// are (the next session's plan brings them in line).
+    /// Returns every held connection or discards it. An unpinned session's
+    /// idle connections go back as they are: all they carry of it is state
+    /// the proxy tracks (`applied`, `prepared`), which the next session's
+    /// plan brings in line, so no `DISCARD ALL` round trip is spent. A
+    /// pinned session's connections, or ones carrying untracked state, are
+    /// reset first.
     fn release_all(&mut self) {
         let lifetime = self.lifetime();
-        let as_is = self.transaction_pooling() && self.tracked.pin.is_none();
+        let as_is = self.tracked.pin.is_none() && !self.tracked.untracked;
         for slot in [Slot::Primary, Slot::Replica] {
             if let Some(h) = self.take(slot) {
                 let done =

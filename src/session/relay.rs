@@ -139,7 +139,6 @@ impl Session {
                 Wake::Client(Err(e)) => return Err(ClientError::Io(e).into()),
                 Wake::Backend(slot, Ok(n)) if n > 0 => {
                     self.relay_backend(&mut st, slot)?;
-                    self.send_lsn_probe(slot).await;
                 }
                 Wake::Backend(slot, r) => {
                     let addr = self
@@ -307,7 +306,7 @@ impl Session {
             h.pending.push_back(super::Pending {
                 extended,
                 effect,
-                probe: false,
+                swallow: false,
             });
         }
         match h.conn.write_all(data).await {

@@ -8,6 +8,7 @@ use bytes::Buf;
 
 use super::relay::Relay;
 use super::{Effect, Session, SessionError, Slot};
+use crate::classify::Pin;
 use crate::error::BackendError;
 use crate::protocol::messages;
 use crate::protocol::scan::Event;
@@ -24,6 +25,7 @@ impl Session {
             tx,
             tx_slot,
             shared,
+            lsn_unknown,
             ..
         } = self;
         let Some(held) = (match slot {
@@ -36,12 +38,11 @@ impl Session {
         let conn = &mut *held.conn;
         let mut params = Vec::new();
         let mut done: Vec<Box<Effect>> = Vec::new();
-        let mut wrote_up_to = None;
         let mut pos = 0;
         loop {
-            // The proxy's own WAL-position query: every reply is read whole
-            // and none reaches the client.
-            let swallowing = held.pending.front().is_some_and(|p| p.probe);
+            // The proxy's own request: every reply is read whole and none
+            // reaches the client.
+            let swallowing = held.pending.front().is_some_and(|p| p.swallow);
             let want = |t| {
                 swallowing
                     || matches!(
@@ -64,15 +65,10 @@ impl Session {
                     client.wbuf.extend_from_slice(&conn.rbuf[pos..end]);
                     pos = end;
                 }
-                Event::Whole { tag: t, start, end } if swallowing => {
-                    let body = &conn.rbuf[start + 5..end];
-                    match t {
-                        tag::DATA_ROW => wrote_up_to = super::fresh::lsn_in_row(body),
-                        tag::READY_FOR_QUERY => {
-                            held.pending.pop_front();
-                            held.outstanding = held.outstanding.saturating_sub(1);
-                        }
-                        _ => {}
+                Event::Whole { tag: t, end, .. } if swallowing => {
+                    if t == tag::READY_FOR_QUERY {
+                        held.pending.pop_front();
+                        held.outstanding = held.outstanding.saturating_sub(1);
                     }
                     pos = end;
                 }
@@ -105,7 +101,8 @@ impl Session {
                             held.failed = false;
                             if status == TxStatus::Idle && held.lsn_due {
                                 held.lsn_due = false;
-                                held.probe_due = true;
+                                *lsn_unknown = true;
+                                shared.global_lsn.committed();
                             }
                             if let Some(at) = st.sent_at.take() {
                                 shared.metrics.statement_done(at.elapsed());
@@ -163,9 +160,6 @@ impl Session {
         for effect in done {
             self.apply(slot, *effect);
         }
-        if let Some(lsn) = wrote_up_to {
-            self.wrote_up_to(lsn);
-        }
         self.release_if_done(st, slot);
         Ok(())
     }
@@ -184,7 +178,12 @@ impl Session {
             release_other |= self.tracked.record(cmd, &mut held.conn);
         }
         held.synced = None;
-        if let Some(pin) = effect.pin {
+        if effect.pin == Some(Pin::Setting) && !self.transaction_pooling() {
+            // A session keeps its connections in session mode: the setting
+            // stays where it ran (pg_dump's `set_config(name, …) FROM
+            // pg_settings`), and only the way back to the pool resets it.
+            self.tracked.untracked = true;
+        } else if let Some(pin) = effect.pin {
             if self.tracked.pin.is_none() {
                 tracing::debug!(?pin, "session pinned to the primary");
                 self.shared.metrics.pinned(pin);
@@ -213,8 +212,8 @@ impl Session {
         };
         tracing::warn!(error = %e, "backend connection lost");
         // Only the client's own requests are answered: the proxy's swallowed
-        // queries (WAL position, deferred BEGIN) owe the client nothing.
-        let owed = held.pending.iter().filter(|p| !p.probe).count();
+        // ones (a deferred BEGIN) owe the client nothing.
+        let owed = held.pending.iter().filter(|p| !p.swallow).count();
         let in_tx = held.conn.tx != TxStatus::Idle;
         let message = format!("pgsplit: lost the connection to backend {}", held.conn.addr);
         drop(deadpool::managed::Object::take(held.conn));

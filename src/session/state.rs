@@ -51,6 +51,9 @@ pub struct Tracked {
     pub settings: Vec<Setting>,
     pub statements: HashMap<String, Prepared>,
     pub pin: Option<Pin>,
+    /// Session mode: state was changed that cannot be replayed (an untracked
+    /// `set_config`), so the connections are reset when the session ends.
+    pub untracked: bool,
     /// Bumped on every change to settings, so an unchanged session skips the
     /// per-request comparison.
     pub generation: u64,
@@ -159,6 +162,17 @@ impl Tracked {
                 });
                 set_applied(conn, name, &sql);
             }
+            SessionCmd::SetConfig { name, value } => {
+                let Some(sql) = cmd.replay_sql() else {
+                    return false;
+                };
+                self.put(Setting {
+                    name: name.clone(),
+                    sql: sql.clone(),
+                    value: Some(value.clone()),
+                });
+                set_applied(conn, name, &sql);
+            }
             SessionCmd::SessionCharacteristics {
                 read_only: Some(ro),
             } => {
@@ -192,6 +206,7 @@ impl Tracked {
                 self.settings = self.startup.clone();
                 self.statements.clear();
                 self.pin = None;
+                self.untracked = false;
                 conn.applied.clear();
                 conn.prepared.clear();
                 self.generation += 1;

@@ -37,13 +37,8 @@ impl Session {
         if st.open == Some(slot) || st.copy_in == Some(slot) {
             return;
         }
-        // A WAL-position query still to send or answer keeps it too.
         let done = self.held(slot).is_some_and(|h| {
-            h.outstanding == 0
-                && h.conn.tx == TxStatus::Idle
-                && h.conn.rbuf.is_empty()
-                && !h.lsn_due
-                && !h.probe_due
+            h.outstanding == 0 && h.conn.tx == TxStatus::Idle && h.conn.rbuf.is_empty()
         });
         if !done {
             return;

@@ -780,7 +780,7 @@ SELECT * FROM touch_audit('from clause')
 -- expect: volatile_function
 SELECT CASE WHEN id = 1 THEN touch_audit('case') END FROM users
 -- next
--- expect: volatile_function
+-- expect: session
 SELECT pg_catalog.set_config('search_path', 'public', false)
 -- next
 -- expect: volatile_function

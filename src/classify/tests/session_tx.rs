@@ -204,6 +204,20 @@ fn session_and_transaction_table() {
             "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'",
             tx(TxCmd::SetTransaction { read_only: None }),
         ),
+        (
+            "SELECT pg_catalog.set_config('search_path', '', false);",
+            session(SessionCmd::SetConfig {
+                name: "search_path".into(),
+                value: "".into(),
+            }),
+        ),
+        (
+            "select SET_CONFIG('MyApp.Tenant', 'it''s', 'off') AS x",
+            session(SessionCmd::SetConfig {
+                name: "myapp.tenant".into(),
+                value: "it's".into(),
+            }),
+        ),
         ("PREPARE TRANSACTION 'gid1'", tx(TxCmd::PrepareTransaction)),
         ("COMMIT PREPARED 'gid1'", tx(TxCmd::CommitPrepared)),
         ("ROLLBACK PREPARED 'gid1'", tx(TxCmd::RollbackPrepared)),
@@ -267,6 +281,8 @@ fn replay_sql_round_trips_through_the_classifier() {
         "RESET search_path",
         "RESET ALL",
         "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+        "SELECT set_config('search_path', '', false)",
+        "SELECT set_config('app.note', 'it''s', false)",
     ];
     for sql in cases {
         let first = c(sql);

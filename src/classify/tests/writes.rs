@@ -85,7 +85,7 @@ const WRITES: &[(&str, WriteReason)] = &[
     ("SELECT nextval('s')", VolatileFunction),
     ("SELECT setval('s', 10)", VolatileFunction),
     ("SELECT currval('s')", VolatileFunction),
-    ("SELECT pg_catalog.set_config('search_path', '', false)", VolatileFunction),
+    ("SELECT set_config('search_path', current_user, false)", VolatileFunction),
     ("SELECT set_config('app.user', '1', true)", VolatileFunction),
     ("SELECT txid_current()", VolatileFunction),
     ("SELECT pg_notify('ch', 'x')", VolatileFunction),
@@ -214,6 +214,20 @@ const PINS: &[(&str, Option<Pin>)] = &[
     ("DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1", None),
     ("DECLARE c CURSOR FOR SELECT 1", None),
     ("SELECT 1; LISTEN ch", Some(Pin::Listen)),
+    // set_config the proxy cannot track pins; a transaction-local one and
+    // the lone literal form (tracked like SET) do not.
+    (
+        "SELECT set_config('a.b', x, false) FROM t",
+        Some(Pin::Setting),
+    ),
+    (
+        "SELECT set_config('a.b', 'v', false), 1",
+        Some(Pin::Setting),
+    ),
+    ("SELECT set_config('a.b', $1, false)", Some(Pin::Setting)),
+    ("SELECT set_config('a.b', 'v', true)", None),
+    ("SELECT set_config('a.b', 'v', 'on')", None),
+    ("SELECT set_config('a.b', 'v', false)", None),
 ];
 
 #[test]
