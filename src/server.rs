@@ -60,16 +60,18 @@ pub async fn serve(
                         let _slot = slot;
                         let _active = shared.metrics.client_accepted();
                         let metrics = shared.metrics.clone();
+                        // Each phase's future is boxed: an idle session then
+                        // holds only the relay's state, not the handshake's.
                         let started = tokio::time::timeout(
                             startup_timeout,
-                            handshake::handshake(client, shared),
+                            Box::pin(handshake::handshake(client, shared)),
                         )
                         .await
                         .unwrap_or(Err(ClientError::StartupTimeout));
                         match started {
                             Ok(Outcome::Ready(session)) => {
                                 tracing::debug!("session started");
-                                if let Err(e) = session.run().await {
+                                if let Err(e) = Box::pin(session.run()).await {
                                     tracing::info!(error = %e, "session ended");
                                 }
                             }

@@ -24,8 +24,10 @@ impl ClientConn {
     pub fn new(stream: TcpStream, peer: SocketAddr) -> ClientConn {
         ClientConn {
             stream,
-            rbuf: BytesMut::with_capacity(8 * 1024),
-            wbuf: BytesMut::with_capacity(16 * 1024),
+            // Small to start: thousands of idle clients each hold these
+            // (the relay grows them as traffic needs).
+            rbuf: BytesMut::with_capacity(2 * 1024),
+            wbuf: BytesMut::with_capacity(2 * 1024),
             peer,
         }
     }

@@ -120,7 +120,7 @@ impl Session {
         if !self.lsn_unknown && !others {
             return true;
         }
-        let Some(lsn) = self.primary_lsn().await else {
+        let Some(lsn) = Box::pin(self.primary_lsn()).await else {
             return false;
         };
         if self.lsn_unknown {
@@ -206,10 +206,11 @@ impl Session {
             let Some(h) = self.replica.as_mut() else {
                 return Fresh::No;
             };
-            let replayed = match h
-                .conn
-                .simple_query("SELECT pg_catalog.pg_last_wal_replay_lsn()")
-                .await
+            let replayed = match Box::pin(
+                h.conn
+                    .simple_query("SELECT pg_catalog.pg_last_wal_replay_lsn()"),
+            )
+            .await
             {
                 Ok(rows) => rows
                     .first()

@@ -312,11 +312,9 @@ impl Session {
             user: self.user.name.clone(),
             database: self.database.clone(),
         };
-        let conn = self
-            .shared
-            .pools
-            .checkout(&key, &self.user.password)
-            .await?;
+        // Boxed, like the other rare awaits on the relay's path, so the
+        // session's own future (held by every idle client) stays small.
+        let conn = Box::pin(self.shared.pools.checkout(&key, &self.user.password)).await?;
         let limit = self.shared.config.load().listen.max_message_size;
         let held = Held {
             conn,

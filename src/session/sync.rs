@@ -58,7 +58,7 @@ impl Session {
         if held.outstanding > 0 {
             return Prep::Busy;
         }
-        match run(&mut held.conn, &plan).await {
+        match Box::pin(run(&mut held.conn, &plan)).await {
             Ok(()) => {
                 self.tracked.planned(&mut held.conn, &plan);
                 held.synced = Some(generation);
