@@ -79,10 +79,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if matches!(cli.command, None | Some(Command::Run)) {
+        // A config that fails to load is reported below.
+        if let Ok(config) = pgsplit::config::Config::load(&cli.config) {
+            builder.worker_threads(config.listen.worker_threads());
+        }
+    }
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pgsplit: cannot start the runtime: {e}");
