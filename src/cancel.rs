@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 
 use crate::backend::CancelKey;
 use crate::protocol::messages;
+use crate::tls::backend::negotiate;
 
 /// Where a session's current request runs.
 pub type CancelSlot = Arc<Mutex<Option<CancelKey>>>;
@@ -75,13 +76,18 @@ impl CancelRegistry {
     }
 }
 
-/// Sends a CancelRequest to a backend. Best effort, like libpq's.
+/// Sends a CancelRequest to a backend, over TLS when that backend's
+/// connections use it. Best effort, like libpq's.
 pub async fn send(key: &CancelKey) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(16);
     messages::cancel_request(&mut buf, key.pid, &key.secret);
     let fut = async {
-        let mut s = TcpStream::connect(key.addr).await?;
+        let s = TcpStream::connect(key.addr).await?;
+        let mut s = negotiate(s, key.tls.as_deref(), &key.addr.to_string())
+            .await
+            .map_err(std::io::Error::other)?;
         s.write_all(&buf).await?;
+        s.flush().await?;
         s.shutdown().await
     };
     tokio::time::timeout(Duration::from_secs(5), fut)
@@ -101,6 +107,7 @@ mod tests {
             addr: "127.0.0.1:5432".parse().unwrap(),
             pid: 77,
             secret: vec![1, 2, 3, 4],
+            tls: None,
         };
         *r.slot.lock().unwrap() = Some(key.clone());
         assert_eq!(reg.lookup(r.pid, &r.secret.to_be_bytes()), Some(key));

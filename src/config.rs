@@ -10,6 +10,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::passthrough::Verifier;
+
+#[path = "config_tls.rs"]
+mod tls;
+pub use tls::{BackendTls, BackendTlsMode, ClientTlsMode, Tls};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -46,6 +52,12 @@ pub struct Config {
     pub failover: Failover,
     #[serde(default)]
     pub log: Log,
+    /// Client-facing TLS.
+    #[serde(default)]
+    pub tls: Tls,
+    /// TLS towards the backends (per backend: `[[backends]] tls_mode`, `tls_ca`).
+    #[serde(default)]
+    pub backend_tls: BackendTls,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -85,7 +97,7 @@ impl Listen {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Admin {
     /// HTTP endpoint for /metrics /health /ready /status.
@@ -98,6 +110,15 @@ pub struct Admin {
         serialize_with = "redact"
     )]
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Default for Admin {
@@ -117,6 +138,12 @@ pub struct Backend {
     /// Share of reads this backend gets while it is a usable replica.
     #[serde(default = "defaults::weight")]
     pub weight: u32,
+    /// This backend's TLS mode (default: `[backend_tls] mode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_mode: Option<BackendTlsMode>,
+    /// This backend's CA file (default: `[backend_tls] ca`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -132,7 +159,10 @@ pub enum AuthMethod {
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub name: String,
-    /// Password clients must present, and that pgsplit uses towards the backends.
+    /// Password clients must present, and that pgsplit uses towards the
+    /// backends; or a SCRAM verifier (`SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`,
+    /// as in pg_authid): clients are checked against it and backends are
+    /// logged in to by SCRAM pass-through.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -284,7 +314,7 @@ impl Default for Routing {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
     /// Time between probes of each backend.
@@ -312,6 +342,21 @@ pub struct Health {
     /// (default: none, kept in memory only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("database", &self.database)
+            .field("failures", &self.failures)
+            .field("successes", &self.successes)
+            .field("state_file", &self.state_file)
+            .finish()
+    }
 }
 
 impl Default for Health {
@@ -508,6 +553,15 @@ impl Config {
                 return invalid(format!("duplicate backend {:?}", b.addr));
             }
         }
+        self.tls.validate().or_else(invalid)?;
+        self.backend_tls
+            .validate("[backend_tls]")
+            .or_else(invalid)?;
+        for b in &self.backends {
+            self.backend_tls_for(b)
+                .validate(&format!("backend {:?}", b.addr))
+                .or_else(invalid)?;
+        }
         if self.users.is_empty() {
             return invalid("missing section [[users]]: at least one user is needed".into());
         }
@@ -533,6 +587,26 @@ impl Config {
                 }
                 _ => {}
             }
+            if let Some(v) = u.secret().filter(|p| Verifier::looks_like(p)) {
+                if let Err(e) = Verifier::parse(&v) {
+                    return invalid(format!("user {:?}: password is {e}", u.name));
+                }
+                if u.auth == AuthMethod::Md5 {
+                    return invalid(format!(
+                        "user {:?}: auth = \"md5\" needs the plaintext password, not a SCRAM verifier",
+                        u.name
+                    ));
+                }
+            }
+        }
+        if self.health.password.is_none() {
+            let (hu, secret) = self.health_credentials();
+            if Verifier::looks_like(&secret) {
+                return invalid(format!(
+                    "[health] user {hu:?} has only a SCRAM verifier in [[users]]: set [health] \
+                     password (probes log in before any client could lend its key)"
+                ));
+            }
         }
         if let Some(hu) = &self.health.user {
             if self.health.password.is_none() && !self.users.iter().any(|u| &u.name == hu) {
@@ -557,6 +631,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The TLS settings for one backend: its own `tls_mode` / `tls_ca`
+    /// over `[backend_tls]`.
+    pub fn backend_tls_for(&self, b: &Backend) -> BackendTls {
+        BackendTls {
+            mode: b.tls_mode.unwrap_or(self.backend_tls.mode),
+            ca: b.tls_ca.clone().or_else(|| self.backend_tls.ca.clone()),
+        }
     }
 
     pub fn user(&self, name: &str) -> Option<&User> {

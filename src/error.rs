@@ -15,6 +15,8 @@ pub enum ClientError {
     StartupTimeout,
     #[error("client closed the connection")]
     Closed,
+    #[error("client TLS: {0}")]
+    Tls(String),
     #[error("session ended by a graceful shutdown")]
     Shutdown,
 }
@@ -38,6 +40,8 @@ pub enum BackendError {
     Closed { addr: String },
     #[error("backend {addr} sent a bad packet: {source}")]
     Protocol { addr: String, source: ProtocolError },
+    #[error("backend {addr}: TLS: {message}")]
+    Tls { addr: String, message: String },
     #[error("backend {addr}: authentication: {message}")]
     Auth { addr: String, message: String },
     /// The server answered with an ErrorResponse; `raw` is the whole message,
@@ -56,7 +60,9 @@ impl BackendError {
         match self {
             BackendError::Server { fields, .. } => &fields.code,
             BackendError::Auth { .. } => "28000",
-            BackendError::Connect { .. } | BackendError::Timeout { .. } => "08001",
+            BackendError::Connect { .. }
+            | BackendError::Timeout { .. }
+            | BackendError::Tls { .. } => "08001",
             _ => "08006",
         }
     }

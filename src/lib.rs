@@ -39,6 +39,7 @@ pub mod route;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod tls;
 pub mod topology;
 
 use std::net::SocketAddr;
@@ -63,6 +64,10 @@ use crate::topology::{Topology, TopologyRx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("[tls]: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("backend {addr}: TLS settings unusable: {message}")]
+    BackendTls { addr: String, message: String },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -155,6 +160,14 @@ impl Proxy {
 /// Builds every component from `config` and starts serving.
 pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let config = Arc::new(config);
+    let client_tls = tls::server::ClientTls::from_config(&config.tls)?;
+    let backend_tls = tls::backend::BackendTls::for_config(&config);
+    if let Some((addr, message)) = backend_tls
+        .iter()
+        .find_map(|(a, t)| t.problem().map(|m| (a.clone(), m)))
+    {
+        return Err(StartError::BackendTls { addr, message });
+    }
     let bind = |addr: &str| {
         let addr = addr.to_owned();
         async move {
@@ -192,6 +205,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let sessions = TaskTracker::new();
     let metrics = Arc::new(Metrics::new());
     let pools = Arc::new(Pools::new(config.pool.clone(), metrics.clone()));
+    pools.set_tls(backend_tls);
     tracker.spawn(topology::run(
         config_rx,
         probes,
@@ -206,6 +220,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     ));
     let shared = Arc::new(Shared {
         creds: ArcSwap::from_pointee(Credentials::from_config(&config)),
+        client_tls: ArcSwap::from_pointee(client_tls),
         catalogs: crate::catalog::Catalogs::new(config.routing.clone()),
         global_lsn: Default::default(),
         config: ArcSwap::new(config),

@@ -13,6 +13,8 @@ use tokio::sync::watch;
 use crate::auth::Credentials;
 use crate::config::{Config, ConfigError};
 use crate::shared::Shared;
+use crate::tls::backend::BackendTls;
+use crate::tls::server::ClientTls;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
@@ -20,6 +22,10 @@ pub enum ReloadError {
     NoSource,
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("[tls]: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("backend {addr}: TLS settings unusable: {message}")]
+    BackendTls { addr: String, message: String },
 }
 
 /// What a reload changed.
@@ -55,8 +61,24 @@ impl Reloader {
             None => Err(ReloadError::NoSource),
             Some(path) => Config::load(&path).map_err(ReloadError::from),
         };
+        let result = result.and_then(|new| {
+            // Certificate files are re-read on every reload (renewals).
+            let client_tls = ClientTls::from_config(&new.tls)?;
+            let backend_tls = BackendTls::for_config(&new);
+            if let Some((addr, message)) = backend_tls
+                .iter()
+                .find_map(|(a, t)| t.problem().map(|m| (a.clone(), m)))
+            {
+                return Err(ReloadError::BackendTls { addr, message });
+            }
+            Ok((new, client_tls, backend_tls))
+        });
         match result {
-            Ok(new) => Ok(self.apply(new)),
+            Ok((new, client_tls, backend_tls)) => {
+                self.shared.client_tls.store(Arc::new(client_tls));
+                self.shared.pools.set_tls(backend_tls);
+                Ok(self.apply(new))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "reload rejected; the running configuration stays");
                 Err(e)
@@ -107,7 +129,7 @@ impl Reloader {
         if report
             .changed
             .iter()
-            .any(|s| s == "backends" || s == "health" || s == "users")
+            .any(|s| s == "backends" || s == "health" || s == "users" || s == "backend_tls")
         {
             self.topology.send_replace(new);
         }

@@ -91,10 +91,12 @@ pub async fn serve(
                 sessions.spawn(
                     async move {
                         tracing::warn!("too many clients: refusing connection");
+                        let tls = shared.client_tls.load_full();
                         let refused = tokio::time::timeout(
                             startup_timeout,
                             handshake::turn_away(
                                 client,
+                                &tls,
                                 "53300",
                                 "sorry, too many clients already",
                             ),

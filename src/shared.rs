@@ -11,6 +11,7 @@ use crate::auth::Credentials;
 use crate::cancel::CancelRegistry;
 use crate::config::Config;
 use crate::pool::Pools;
+use crate::tls::server::ClientTls;
 use crate::topology::TopologyRx;
 
 pub struct Shared {
@@ -19,6 +20,9 @@ pub struct Shared {
     pub config: ArcSwap<Config>,
     /// Users built from `config`, swapped together with it.
     pub creds: ArcSwap<Credentials>,
+    /// Client-facing TLS from `[tls]`; rebuilt (certificate files re-read)
+    /// on every reload.
+    pub client_tls: ArcSwap<ClientTls>,
     pub pools: Arc<Pools>,
     pub topology: TopologyRx,
     pub cancels: Arc<CancelRegistry>,

@@ -5,6 +5,12 @@
 //! is loaded, so a connecting client costs two HMACs, not a PBKDF2 run.
 //! An unknown user goes through the same exchange against a throwaway secret
 //! and gets the same error as a wrong password: no user enumeration.
+//!
+//! A user configured with a SCRAM verifier instead of a password is checked
+//! against the verifier, and its ClientKey is kept for [`passthrough`] logins
+//! to the backends.
+
+pub mod passthrough;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,17 +25,46 @@ use crate::error::ClientError;
 use crate::protocol::messages::{self, cstr, u32_at};
 use crate::protocol::ProtocolError;
 use crate::session::client::ClientConn;
+use passthrough::{PassThrough, Verifier};
 
 const SCRAM_ITERATIONS: usize = 4096;
 const MECHANISM: &str = "SCRAM-SHA-256";
 
+/// How pgsplit logs in to the backends as a user.
+#[derive(Clone)]
+pub enum BackendAuth {
+    /// The configured plaintext password.
+    Password(Arc<str>),
+    /// SCRAM with the ClientKey learned from a client (verifier-only users).
+    PassThrough(Arc<PassThrough>),
+}
+
+impl std::fmt::Debug for BackendAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendAuth::Password(_) => f.write_str("Password(<redacted>)"),
+            BackendAuth::PassThrough(_) => f.write_str("PassThrough(<redacted>)"),
+        }
+    }
+}
+
+/// What a client's proof is checked against.
+enum ClientSecret {
+    /// Plaintext configured: salted once at load, md5 possible too.
+    Password {
+        password: String,
+        salt: Vec<u8>,
+        salted_password: Vec<u8>,
+    },
+    Verifier(Arc<PassThrough>),
+}
+
 /// A user pgsplit accepts, with what it needs to verify and to connect onward.
 pub struct UserEntry {
     pub name: String,
-    pub password: String,
     pub method: AuthMethod,
-    salt: Vec<u8>,
-    salted_password: Vec<u8>,
+    pub backend: BackendAuth,
+    secret: ClientSecret,
 }
 
 impl std::fmt::Debug for UserEntry {
@@ -42,24 +77,60 @@ impl std::fmt::Debug for UserEntry {
 
 impl UserEntry {
     fn new(name: &str, password: &str, method: AuthMethod) -> UserEntry {
+        if Verifier::looks_like(password) {
+            // Config validation has parsed it already; a broken one (only
+            // reachable through password_env changing) locks the user out.
+            let verifier = Verifier::parse(password).unwrap_or_else(|_| {
+                tracing::error!(user = name, "password is not a valid SCRAM verifier");
+                Verifier::from_password(&random_password(), b"pgsplit-invalid", 4096)
+            });
+            let pt = Arc::new(PassThrough::new(verifier));
+            return UserEntry {
+                name: name.to_owned(),
+                method: AuthMethod::ScramSha256,
+                backend: BackendAuth::PassThrough(pt.clone()),
+                secret: ClientSecret::Verifier(pt),
+            };
+        }
         let mut salt = vec![0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let salted_password = gen_salted_password(password, &salt, SCRAM_ITERATIONS);
         UserEntry {
             name: name.to_owned(),
-            password: password.to_owned(),
             method,
-            salt,
-            salted_password,
+            backend: BackendAuth::Password(Arc::from(password)),
+            secret: ClientSecret::Password {
+                password: password.to_owned(),
+                salt,
+                salted_password,
+            },
         }
     }
 
     fn scram_secret(&self) -> ScramSecret {
-        ScramSecret::SaltedPassword {
-            salt: self.salt.clone(),
-            salted_password: self.salted_password.clone(),
+        match &self.secret {
+            ClientSecret::Password {
+                salt,
+                salted_password,
+                ..
+            } => ScramSecret::SaltedPassword {
+                salt: salt.clone(),
+                salted_password: salted_password.clone(),
+            },
+            ClientSecret::Verifier(pt) => ScramSecret::Verifier {
+                salt: pt.verifier.salt.clone(),
+                iterations: pt.verifier.iterations as usize,
+                stored_key: pt.verifier.stored_key.clone(),
+                server_key: pt.verifier.server_key.clone(),
+            },
         }
     }
+}
+
+fn random_password() -> String {
+    let mut junk = [0u8; 24];
+    rand::rng().fill_bytes(&mut junk);
+    junk.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// All users, built once per configuration (re)load.
@@ -80,12 +151,13 @@ impl Credentials {
                 (u.name.clone(), Arc::new(entry))
             })
             .collect();
-        let mut junk = [0u8; 24];
-        rand::rng().fill_bytes(&mut junk);
-        let decoy_password: String = junk.iter().map(|b| format!("{b:02x}")).collect();
         Credentials {
             users,
-            decoy: Arc::new(UserEntry::new("", &decoy_password, AuthMethod::ScramSha256)),
+            decoy: Arc::new(UserEntry::new(
+                "",
+                &random_password(),
+                AuthMethod::ScramSha256,
+            )),
         }
     }
 
@@ -153,6 +225,11 @@ async fn scram(client: &mut ClientConn, entry: &UserEntry) -> Result<bool, Clien
     let body = client.read_password_message().await?;
     match waiting.on_client_final_message(&body) {
         Ok(server_final) => {
+            if let ClientSecret::Verifier(pt) = &entry.secret {
+                if !pt.learn(data, &server_first, &body) {
+                    return Ok(false);
+                }
+            }
             messages::auth_sasl_final(&mut client.wbuf, server_final.as_bytes());
             Ok(true)
         }
@@ -167,11 +244,15 @@ async fn md5(client: &mut ClientConn, entry: &UserEntry, user: &str) -> Result<b
     client.flush().await?;
     let body = client.read_password_message().await?;
     let (sent, _) = cstr(&body).ok_or(ProtocolError::Malformed("PasswordMessage"))?;
-    let expected = hash_md5_password(user, &entry.password, &salt);
+    let ClientSecret::Password { password, .. } = &entry.secret else {
+        // md5 needs the password; config validation refuses md5 with a verifier.
+        return Ok(false);
+    };
+    let expected = hash_md5_password(user, password, &salt);
     Ok(constant_time_eq(sent.as_bytes(), expected.as_bytes()))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

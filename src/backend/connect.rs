@@ -1,6 +1,7 @@
-//! Opening a backend connection: TCP (socket2 options), StartupMessage,
-//! authentication (SCRAM-SHA-256 via pgwire, md5, cleartext, trust), then the
-//! server's ParameterStatus and BackendKeyData up to ReadyForQuery.
+//! Opening a backend connection: TCP (socket2 options), TLS when
+//! `[backend_tls]` asks for it, StartupMessage, authentication (SCRAM-SHA-256
+//! via pgwire or by pass-through, md5, cleartext, trust), then the server's
+//! ParameterStatus and BackendKeyData up to ReadyForQuery.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,20 +12,25 @@ use pgwire::api::auth::sasl::scram::ScramClientAuth;
 use tokio::net::{lookup_host, TcpStream};
 
 use super::{server_error, BackendConn, CancelKey};
+use crate::auth::passthrough::{ClientFirst, ExpectSignature};
+use crate::auth::BackendAuth;
 use crate::error::BackendError;
 use crate::protocol::messages::{self, u32_at};
 use crate::protocol::{tag, TxStatus};
+use crate::tls::backend::{negotiate, BackendTls};
 
 /// Everything needed to open one backend connection.
 #[derive(Debug, Clone)]
 pub struct ConnectParams {
     pub addr: Arc<str>,
     pub user: String,
-    pub password: String,
+    pub auth: BackendAuth,
     pub database: String,
     /// Extra startup parameters (application_name, options…).
     pub startup: Vec<(String, String)>,
     pub timeout: Duration,
+    /// TLS towards this backend (`None`: plain TCP).
+    pub tls: Option<Arc<BackendTls>>,
 }
 
 pub async fn connect(p: &ConnectParams) -> Result<BackendConn, BackendError> {
@@ -54,27 +60,25 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
             Err(e) => last = Some(e),
         }
     }
-    let (mut stream, peer) = stream.ok_or_else(|| {
+    let (stream, peer) = stream.ok_or_else(|| {
         connect_err(last.unwrap_or_else(|| std::io::Error::other("address resolved to nothing")))
     })?;
     tune(&stream).map_err(connect_err)?;
+    let stream = negotiate(stream, p.tls.as_deref(), &addr).await?;
 
     let mut out = BytesMut::with_capacity(256);
     let mut params: Vec<(&str, &str)> = vec![("user", &p.user), ("database", &p.database)];
     params.extend(p.startup.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     messages::startup(&mut out, &params);
     let mut conn = BackendConn {
-        stream: {
-            use tokio::io::AsyncWriteExt;
-            stream.write_all(&out).await.map_err(connect_err)?;
-            stream
-        },
+        stream,
         rbuf: BytesMut::with_capacity(16 * 1024),
         addr: p.addr.clone(),
         key: CancelKey {
             addr: peer,
             pid: 0,
             secret: Vec::new(),
+            tls: p.tls.clone(),
         },
         params: Vec::new(),
         applied: Vec::new(),
@@ -82,7 +86,8 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
         tx: TxStatus::Idle,
         created: Instant::now(),
     };
-    authenticate(&mut conn, &p.user, &p.password).await?;
+    conn.write_all(&out).await?;
+    authenticate(&mut conn, &p.user, &p.auth).await?;
     finish_startup(&mut conn).await?;
     Ok(conn)
 }
@@ -99,18 +104,36 @@ fn tune(stream: &TcpStream) -> std::io::Result<()> {
     sock.set_tcp_keepalive(&ka)
 }
 
+/// SCRAM exchange state, by who computes the proof.
+enum Scram {
+    None,
+    PgwireFirst(pgwire::api::auth::sasl::scram::ScramClientAuthWaitingForServerFirst),
+    PgwireFinal(pgwire::api::auth::sasl::scram::ScramClientAuthWaitingForServerFinal),
+    PassFirst(ClientFirst, Vec<u8>),
+    PassFinal(ExpectSignature),
+}
+
 async fn authenticate(
     conn: &mut BackendConn,
     user: &str,
-    password: &str,
+    auth: &BackendAuth,
 ) -> Result<(), BackendError> {
     let addr = conn.addr.to_string();
     let auth_err = |message: String| BackendError::Auth {
         addr: addr.clone(),
         message,
     };
-    let mut scram_first = None;
-    let mut scram_final = None;
+    let password = match auth {
+        BackendAuth::Password(p) => Some(&**p),
+        BackendAuth::PassThrough(_) => None,
+    };
+    let no_password = |what: &str| {
+        auth_err(format!(
+            "the server asks for {what}, but user \"{user}\" has only a SCRAM verifier \
+             (pass-through needs scram-sha-256 in the server's pg_hba.conf)"
+        ))
+    };
+    let mut scram = Scram::None;
     loop {
         let (t, body) = conn.read_message().await?;
         match t {
@@ -124,8 +147,12 @@ async fn authenticate(
         let mut out = BytesMut::new();
         match code {
             0 => return Ok(()),
-            3 => messages::password(&mut out, password),
+            3 => {
+                let password = password.ok_or_else(|| no_password("a cleartext password"))?;
+                messages::password(&mut out, password);
+            }
             5 => {
+                let password = password.ok_or_else(|| no_password("an md5 password"))?;
                 let salt = data
                     .get(..4)
                     .ok_or_else(|| auth_err("short md5 salt".into()))?;
@@ -138,29 +165,56 @@ async fn authenticate(
                         "server offers no SASL mechanism pgsplit supports".into(),
                     ));
                 }
-                let (first, next) = ScramClientAuth::new(user.to_owned(), password.to_owned())
-                    .build_client_first()
-                    .map_err(|e| auth_err(e.to_string()))?;
+                let first = match auth {
+                    BackendAuth::Password(password) => {
+                        let (first, next) =
+                            ScramClientAuth::new(user.to_owned(), password.to_string())
+                                .build_client_first()
+                                .map_err(|e| auth_err(e.to_string()))?;
+                        scram = Scram::PgwireFirst(next);
+                        first
+                    }
+                    BackendAuth::PassThrough(pt) => {
+                        let key = pt.client_key().ok_or_else(|| {
+                            auth_err(format!(
+                                "user \"{user}\" has only a SCRAM verifier and no client has \
+                                 logged in as it yet, so pgsplit has no key to log in with"
+                            ))
+                        })?;
+                        let (first, next) = ClientFirst::new();
+                        scram = Scram::PassFirst(next, key);
+                        first
+                    }
+                };
                 messages::sasl_initial_response(&mut out, "SCRAM-SHA-256", first.as_bytes());
-                scram_first = Some(next);
             }
             11 => {
-                let state = scram_first
-                    .take()
-                    .ok_or_else(|| auth_err("SASLContinue out of order".into()))?;
-                let (fin, next) = state
-                    .build_client_final(data)
-                    .map_err(|e| auth_err(e.to_string()))?;
+                let fin = match (std::mem::replace(&mut scram, Scram::None), auth) {
+                    (Scram::PgwireFirst(state), _) => {
+                        let (fin, next) = state
+                            .build_client_final(data)
+                            .map_err(|e| auth_err(e.to_string()))?;
+                        scram = Scram::PgwireFinal(next);
+                        fin
+                    }
+                    (Scram::PassFirst(state, key), BackendAuth::PassThrough(pt)) => {
+                        let (fin, expect) =
+                            state.respond(data, &pt.verifier, &key).map_err(auth_err)?;
+                        scram = Scram::PassFinal(expect);
+                        fin
+                    }
+                    _ => return Err(auth_err("SASLContinue out of order".into())),
+                };
                 messages::sasl_response(&mut out, fin.as_bytes());
-                scram_final = Some(next);
             }
             12 => {
-                let state = scram_final
-                    .take()
-                    .ok_or_else(|| auth_err("SASLFinal out of order".into()))?;
-                state
-                    .verify_server_final(data)
-                    .map_err(|e| auth_err(e.to_string()))?;
+                match std::mem::replace(&mut scram, Scram::None) {
+                    Scram::PgwireFinal(state) => state
+                        .verify_server_final(data)
+                        .map_err(|e| auth_err(e.to_string()))?,
+                    Scram::PassFinal(expect) => expect.verify(data).map_err(auth_err)?,
+                    _ => return Err(auth_err("SASLFinal out of order".into())),
+                }
                 continue;
             }
             other => {

@@ -11,11 +11,12 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::error::BackendError;
 use crate::protocol::messages::{self, ErrorFields};
 use crate::protocol::{tag, TxStatus};
+use crate::tls::backend::BackendTls;
+use crate::tls::Stream;
 
 pub use connect::{connect, ConnectParams};
 
@@ -23,16 +24,26 @@ pub use connect::{connect, ConnectParams};
 /// (startup, probe results). Relayed traffic is streamed and has no limit.
 const MAX_CONTROL_MESSAGE: usize = 64 * 1024 * 1024;
 
-/// The backend's cancel key, from BackendKeyData.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The backend's cancel key, from BackendKeyData, with the TLS settings the
+/// CancelRequest must be sent with.
+#[derive(Debug, Clone)]
 pub struct CancelKey {
     pub addr: SocketAddr,
     pub pid: u32,
     pub secret: Vec<u8>,
+    pub tls: Option<Arc<BackendTls>>,
 }
 
+impl PartialEq for CancelKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr == other.addr && self.pid == other.pid && self.secret == other.secret
+    }
+}
+
+impl Eq for CancelKey {}
+
 pub struct BackendConn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub rbuf: BytesMut,
     /// Configured address (for messages and metrics).
     pub addr: Arc<str>,
@@ -85,10 +96,12 @@ impl BackendConn {
     }
 
     pub async fn write_all(&mut self, data: &[u8]) -> Result<(), BackendError> {
-        match self.stream.write_all(data).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.io_err(e)),
-        }
+        // flush: a no-op on TCP, pushes the last TLS record out.
+        let sent = match self.stream.write_all(data).await {
+            Ok(()) => self.stream.flush().await,
+            Err(e) => Err(e),
+        };
+        sent.map_err(|e| self.io_err(e))
     }
 
     /// Reads one whole message (tag, body). For the proxy's own exchanges
@@ -187,7 +200,7 @@ fn data_row(body: &[u8]) -> Option<Vec<Option<String>>> {
 }
 
 pub(crate) async fn read_message(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     rbuf: &mut BytesMut,
     addr: &str,
 ) -> Result<(u8, Bytes), BackendError> {

@@ -7,10 +7,12 @@ use std::time::Duration;
 use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult, Timeouts};
 
 use crate::admin::metrics::Metrics as ProxyMetrics;
+use crate::auth::BackendAuth;
 use crate::backend::{self, BackendConn, ConnectParams};
 use crate::config;
 use crate::error::BackendError;
 use crate::protocol::TxStatus;
+use crate::tls::backend::BackendTls;
 
 pub type Pool = managed::Pool<Manager>;
 /// A checked-out connection; dropping it returns it to its pool.
@@ -46,7 +48,9 @@ impl managed::Manager for Manager {
         // kill) has left EOF or a FATAL message in the socket: never hand
         // such a connection to a client.
         let mut probe = [0u8; 1];
-        match conn.stream.try_read(&mut probe) {
+        // (On TLS this reads the raw socket under rustls: anything there
+        // now is unasked-for, and the connection is dropped either way.)
+        match conn.stream.tcp().try_read(&mut probe) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
             _ => Err(RecycleError::message("closed by the server")),
         }
@@ -111,6 +115,8 @@ pub struct PoolStatus {
 pub struct Pools {
     /// Replaced on reload; read once per checkout.
     settings: Mutex<config::Pool>,
+    /// TLS settings per backend address; replaced on reload.
+    tls: Mutex<HashMap<String, Arc<BackendTls>>>,
     pools: Mutex<HashMap<PoolKey, Pool>>,
     metrics: Arc<ProxyMetrics>,
 }
@@ -119,8 +125,36 @@ impl Pools {
     pub fn new(settings: config::Pool, metrics: Arc<ProxyMetrics>) -> Pools {
         Pools {
             settings: Mutex::new(settings),
+            tls: Mutex::new(HashMap::new()),
             pools: Mutex::new(HashMap::new()),
             metrics,
+        }
+    }
+
+    fn tls_for(&self, backend: &str) -> Option<Arc<BackendTls>> {
+        let tls = self.tls.lock().unwrap_or_else(|p| p.into_inner());
+        tls.get(backend).cloned()
+    }
+
+    /// Sets the backend TLS settings; when they changed, every pool is
+    /// forgotten so new connections use them (connections in use close when
+    /// given back).
+    pub fn set_tls(&self, tls: HashMap<String, Arc<BackendTls>>) {
+        let changed = {
+            let mut cur = self.tls.lock().unwrap_or_else(|p| p.into_inner());
+            let same = cur.len() == tls.len()
+                && cur
+                    .iter()
+                    .all(|(k, v)| tls.get(k).is_some_and(|n| n.same_as(v)));
+            *cur = tls;
+            !same
+        };
+        if changed {
+            let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+            for p in pools.values() {
+                p.retain(|_, _| false);
+            }
+            pools.clear();
         }
     }
 
@@ -131,7 +165,7 @@ impl Pools {
             .clone()
     }
 
-    fn pool(&self, key: &PoolKey, password: &str) -> Pool {
+    fn pool(&self, key: &PoolKey, auth: &BackendAuth) -> Pool {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = pools.get(key) {
             return p.clone();
@@ -141,10 +175,11 @@ impl Pools {
             params: ConnectParams {
                 addr: key.backend.clone(),
                 user: key.user.clone(),
-                password: password.to_owned(),
+                auth: auth.clone(),
                 database: key.database.clone(),
                 startup: Vec::new(),
                 timeout: settings.connect_timeout,
+                tls: self.tls_for(&key.backend),
             },
             idle_timeout: settings.idle_timeout,
             lifetime: settings.server_lifetime,
@@ -163,8 +198,8 @@ impl Pools {
         pool
     }
 
-    pub async fn checkout(&self, key: &PoolKey, password: &str) -> Result<Conn, CheckoutError> {
-        let pool = self.pool(key, password);
+    pub async fn checkout(&self, key: &PoolKey, auth: &BackendAuth) -> Result<Conn, CheckoutError> {
+        let pool = self.pool(key, auth);
         let settings = self.settings();
         let began = std::time::Instant::now();
         let got = {

@@ -1,4 +1,4 @@
-//! The client's socket with its read and write buffers.
+//! The client's socket (plain or TLS) with its read and write buffers.
 
 use std::net::SocketAddr;
 
@@ -9,12 +9,13 @@ use tokio::net::TcpStream;
 use crate::error::ClientError;
 use crate::protocol::startup::{self, FirstPacket};
 use crate::protocol::{tag, ProtocolError};
+use crate::tls::Stream;
 
 /// Authentication messages are small; anything larger is not a password.
 const MAX_AUTH_MESSAGE: usize = 16 * 1024;
 
 pub struct ClientConn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub rbuf: BytesMut,
     pub wbuf: BytesMut,
     pub peer: SocketAddr,
@@ -23,7 +24,7 @@ pub struct ClientConn {
 impl ClientConn {
     pub fn new(stream: TcpStream, peer: SocketAddr) -> ClientConn {
         ClientConn {
-            stream,
+            stream: Stream::Plain(stream),
             // Small to start: thousands of idle clients each hold these
             // (the relay grows them as traffic needs).
             rbuf: BytesMut::with_capacity(2 * 1024),
@@ -82,6 +83,8 @@ impl ClientConn {
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         if !self.wbuf.is_empty() {
             self.stream.write_all(&self.wbuf).await?;
+            // A no-op on TCP; pushes the last TLS record out.
+            self.stream.flush().await?;
             self.wbuf.clear();
         }
         Ok(())
@@ -90,6 +93,56 @@ impl ClientConn {
     /// Writes one raw byte (the answer to SSLRequest / GSSENCRequest).
     pub async fn write_byte(&mut self, b: u8) -> Result<(), ClientError> {
         self.stream.write_all(&[b]).await?;
+        self.stream.flush().await?;
         Ok(())
+    }
+
+    /// The first byte the client sent, left unread (0x16 means the client
+    /// starts TLS directly instead of with a startup packet).
+    pub async fn peek_first_byte(&mut self) -> Result<u8, ClientError> {
+        if let Some(&b) = self.rbuf.first() {
+            return Ok(b);
+        }
+        let mut b = [0u8; 1];
+        match &self.stream {
+            Stream::Plain(s) => {
+                if s.peek(&mut b).await? == 0 {
+                    return Err(ClientError::Closed);
+                }
+                Ok(b[0])
+            }
+            Stream::Tls(_) => Err(ProtocolError::Malformed("startup").into()),
+        }
+    }
+
+    /// Runs the server side of a TLS handshake on this connection. Nothing
+    /// may be buffered: bytes sent in clear before the handshake must not be
+    /// taken as sent under encryption.
+    pub async fn start_tls(
+        self,
+        acceptor: &tokio_rustls::TlsAcceptor,
+    ) -> Result<ClientConn, ClientError> {
+        let ClientConn {
+            stream,
+            rbuf,
+            wbuf,
+            peer,
+        } = self;
+        if !rbuf.is_empty() {
+            return Err(ProtocolError::Malformed("unencrypted data after SSLRequest").into());
+        }
+        let Stream::Plain(tcp) = stream else {
+            return Err(ProtocolError::Malformed("SSLRequest inside TLS").into());
+        };
+        let tls = acceptor
+            .accept(tcp)
+            .await
+            .map_err(|e| ClientError::Tls(format!("handshake with {peer} failed: {e}")))?;
+        Ok(ClientConn {
+            stream: Stream::Tls(Box::new(tokio_rustls::TlsStream::Server(tls))),
+            rbuf,
+            wbuf,
+            peer,
+        })
     }
 }

@@ -1,19 +1,23 @@
-//! Startup phase of a client: SSL/GSS refusal, CancelRequest, protocol
-//! negotiation, authentication, the first backend connection, and the
-//! ParameterStatus / BackendKeyData / ReadyForQuery that open the session.
+//! Startup phase of a client: TLS or not ([`super::negotiate`]),
+//! CancelRequest, protocol negotiation, authentication, the first backend
+//! connection, and the ParameterStatus / BackendKeyData / ReadyForQuery that
+//! open the session.
 
 use std::sync::Arc;
 
 use crate::admin::metrics::Refusal;
 use crate::auth::{self, AuthFailure};
 use crate::cancel;
+use crate::config::ClientTlsMode;
 use crate::error::ClientError;
 use crate::protocol::messages;
 use crate::protocol::startup::FirstPacket;
 use crate::shared::Shared;
+use crate::tls::server::ClientTls;
 
 use super::client::ClientConn;
 use super::greeting;
+use super::negotiate::first_packet;
 use super::settings;
 use super::sync::Prep;
 use super::EnsureError;
@@ -26,25 +30,32 @@ pub enum Outcome {
     Done,
 }
 
-pub async fn handshake(
-    mut client: ClientConn,
-    shared: Arc<Shared>,
-) -> Result<Outcome, ClientError> {
-    let (minor, params) = loop {
-        match client.read_first().await? {
-            // TLS and GSS encryption come later; `N` tells the client to go on in clear.
-            FirstPacket::SslRequest | FirstPacket::GssEncRequest => client.write_byte(b'N').await?,
-            FirstPacket::Cancel { pid, secret } => {
-                if let Some(key) = shared.cancels.lookup(pid, &secret) {
-                    if let Err(e) = cancel::send(&key).await {
-                        tracing::warn!(backend = %key.addr, error = %e, "cancel request not delivered");
-                    }
+pub async fn handshake(client: ClientConn, shared: Arc<Shared>) -> Result<Outcome, ClientError> {
+    let tls = shared.client_tls.load_full();
+    let (mut client, first) = first_packet(client, &tls).await?;
+    let (minor, params) = match first {
+        FirstPacket::Cancel { pid, secret } => {
+            if let Some(key) = shared.cancels.lookup(pid, &secret) {
+                if let Err(e) = cancel::send(&key).await {
+                    tracing::warn!(backend = %key.addr, error = %e, "cancel request not delivered");
                 }
-                return Ok(Outcome::Done);
             }
-            FirstPacket::Startup { minor, params } => break (minor, params),
+            return Ok(Outcome::Done);
         }
+        FirstPacket::Startup { minor, params } => (minor, params),
+        // first_packet answers these itself.
+        FirstPacket::SslRequest | FirstPacket::GssEncRequest => return Ok(Outcome::Done),
     };
+    if tls.mode == ClientTlsMode::Require && !client.stream.is_tls() {
+        // Like PostgreSQL's pg_hba "no encryption" refusal.
+        return refuse(
+            client,
+            &shared,
+            "28000",
+            "pgsplit: TLS required: connect with sslmode=require (this connection has no encryption)",
+        )
+        .await;
+    }
 
     let unrecognized: Vec<&str> = params
         .iter()
@@ -171,19 +182,18 @@ async fn refuse(
 }
 
 /// Answers a client refused before startup (too many clients): read its
-/// startup packet (refusing SSL), then send the error.
+/// startup packet (with TLS if the client asks and it is offered), then
+/// send the error.
 pub async fn turn_away(
-    mut client: ClientConn,
+    client: ClientConn,
+    tls: &ClientTls,
     code: &str,
     message: &str,
 ) -> Result<(), ClientError> {
-    loop {
-        match client.read_first().await? {
-            FirstPacket::SslRequest | FirstPacket::GssEncRequest => client.write_byte(b'N').await?,
-            FirstPacket::Cancel { .. } => return Ok(()),
-            FirstPacket::Startup { .. } => break,
-        }
+    let (mut client, first) = first_packet(client, tls).await?;
+    if let FirstPacket::Startup { .. } = first {
+        messages::error(&mut client.wbuf, "FATAL", code, message);
+        client.flush().await?;
     }
-    messages::error(&mut client.wbuf, "FATAL", code, message);
-    client.flush().await
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod fresh;
 pub mod greeting;
 pub mod handshake;
+mod negotiate;
 mod relay;
 mod replies;
 mod request;
@@ -314,7 +315,7 @@ impl Session {
         };
         // Boxed, like the other rare awaits on the relay's path, so the
         // session's own future (held by every idle client) stays small.
-        let conn = Box::pin(self.shared.pools.checkout(&key, &self.user.password)).await?;
+        let conn = Box::pin(self.shared.pools.checkout(&key, &self.user.backend)).await?;
         let limit = self.shared.config.load().listen.max_message_size;
         let held = Held {
             conn,
@@ -355,7 +356,7 @@ impl Session {
                 user: user.name.clone(),
                 database,
             };
-            let rows = match shared.pools.checkout(&key, &user.password).await {
+            let rows = match shared.pools.checkout(&key, &user.backend).await {
                 Ok(mut conn) => {
                     conn.simple_query(crate::classify::FunctionTable::PG_PROC_QUERY)
                         .await

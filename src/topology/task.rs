@@ -13,9 +13,11 @@ use super::probe::{self, Probe};
 use super::state::Persisted;
 use super::transition::{self, Policy};
 use super::{BackendState, Topology};
+use crate::auth::BackendAuth;
 use crate::backend::ConnectParams;
 use crate::config::Config;
 use crate::pool::Pools;
+use crate::tls::backend::BackendTls;
 
 /// Probe interval while no primary is known or the primary missed a probe.
 const FAST: Duration = Duration::from_millis(100);
@@ -25,6 +27,7 @@ const PROMOTE_WAIT: Duration = Duration::from_secs(30);
 /// One probe per configured backend, with the `[health]` credentials.
 pub fn probes_for(config: &Config) -> Vec<Probe> {
     let (user, password) = config.health_credentials();
+    let password: Arc<str> = Arc::from(password);
     config
         .backends
         .iter()
@@ -32,10 +35,14 @@ pub fn probes_for(config: &Config) -> Vec<Probe> {
             let params = ConnectParams {
                 addr: Arc::from(b.addr.as_str()),
                 user: user.clone(),
-                password: password.clone(),
+                auth: BackendAuth::Password(password.clone()),
                 database: config.health.database.clone(),
                 startup: vec![("application_name".into(), "pgsplit-health".into())],
                 timeout: config.health.timeout,
+                tls: Some(Arc::new(BackendTls::new(
+                    &b.addr,
+                    &config.backend_tls_for(b),
+                ))),
             };
             Probe::new(params, config.health.timeout)
         })
