@@ -69,6 +69,17 @@ pub struct ClusterOptions {
     pub extra_conf: Vec<String>,
     /// pg_hba method for TCP connections (default "scram-sha-256").
     pub auth_method: String,
+    /// Serve TLS (`ssl = on`) with this certificate and key (default: off).
+    pub ssl: Option<SslFiles>,
+}
+
+/// PEM files for a cluster's `ssl = on`. They are copied into the cluster
+/// directory, owned by the server's OS user, the key with mode 0600 (the
+/// server refuses a key others can read).
+#[derive(Debug, Clone)]
+pub struct SslFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for ClusterOptions {
@@ -80,6 +91,7 @@ impl Default for ClusterOptions {
             database: "app".into(),
             extra_conf: Vec::new(),
             auth_method: "scram-sha-256".into(),
+            ssl: None,
         }
     }
 }
@@ -296,6 +308,9 @@ impl Cluster {
              logging_collector = off\n",
             ctx.root.display()
         );
+        if let Some(ssl) = &self.opts.ssl {
+            conf.push_str(&self.install_ssl_files(ssl)?);
+        }
         for line in &self.opts.extra_conf {
             conf.push_str(line);
             conf.push('\n');
@@ -340,6 +355,27 @@ impl Cluster {
         self.primary()
             .psql_many(&self.opts.database, &[&grant])
             .map(drop)
+    }
+
+    /// Copies the certificate and key where the server's OS user reads them;
+    /// returns the postgresql.conf lines (absolute paths, so replicas made
+    /// by pg_basebackup use the same files).
+    fn install_ssl_files(&self, ssl: &SslFiles) -> Result<String, ClusterError> {
+        let mut lines = String::from("ssl = on\n");
+        for (from, name, key) in [
+            (&ssl.cert, "server.crt", "ssl_cert_file"),
+            (&ssl.key, "server.key", "ssl_key_file"),
+        ] {
+            let to = self.ctx.root.join(name);
+            std::fs::copy(from, &to).map_err(|e| {
+                ClusterError::io(format!("copying {} to {}", from.display(), to.display()), e)
+            })?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| ClusterError::io(format!("chmod 0600 {}", to.display()), e))?;
+            self.ctx.chown(&to)?;
+            lines.push_str(&format!("{key} = '{}'\n", to.display()));
+        }
+        Ok(lines)
     }
 
     /// Registers `node` (so Drop covers it), picks a free port and starts it, retrying

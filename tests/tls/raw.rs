@@ -1,0 +1,194 @@
+//! A raw PostgreSQL client over TLS (rustls): SSLRequest or PostgreSQL 17
+//! direct TLS with or without ALPN, SCRAM login, simple queries, cancel.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use pgwire::api::auth::sasl::scram::ScramClientAuth;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+pub type Tls = TlsStream<TcpStream>;
+
+fn connector(ca: &Path, alpn: bool) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    if alpn {
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
+    }
+    TlsConnector::from(Arc::new(config))
+}
+
+fn name() -> ServerName<'static> {
+    ServerName::try_from("localhost").unwrap()
+}
+
+/// PostgreSQL 17 direct TLS: the ClientHello is the first thing sent.
+pub async fn direct(port: u16, ca: &Path, alpn: bool) -> std::io::Result<Tls> {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    connector(ca, alpn).connect(name(), tcp).await
+}
+
+/// The classic way: SSLRequest, `S`, then the TLS handshake.
+pub async fn ssl_request(port: u16, ca: &Path) -> std::io::Result<Tls> {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    tcp.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).await?;
+    let mut answer = [0u8; 1];
+    tcp.read_exact(&mut answer).await?;
+    assert_eq!(
+        answer[0], b'S',
+        "SSLRequest answered {:?}",
+        answer[0] as char
+    );
+    connector(ca, false).connect(name(), tcp).await
+}
+
+fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![tag];
+    m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+fn cstr(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+/// Reads one message (tag, body).
+pub async fn read_message(s: &mut Tls) -> std::io::Result<(u8, Vec<u8>)> {
+    let mut head = [0u8; 5];
+    s.read_exact(&mut head).await?;
+    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    let mut body = vec![0u8; len.saturating_sub(4)];
+    s.read_exact(&mut body).await?;
+    Ok((head[0], body))
+}
+
+/// SQLSTATE field of an ErrorResponse body.
+pub fn sqlstate(body: &[u8]) -> String {
+    body.split(|&b| b == 0)
+        .find_map(|f| f.strip_prefix(b"C"))
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_default()
+}
+
+/// Startup + SCRAM-SHA-256 up to ReadyForQuery; the backend key on success,
+/// the SQLSTATE on refusal.
+pub async fn login(
+    s: &mut Tls,
+    user: &str,
+    db: &str,
+    password: &str,
+) -> Result<(u32, Vec<u8>), String> {
+    let mut body = 196_608u32.to_be_bytes().to_vec();
+    for (k, v) in [("user", user), ("database", db)] {
+        body.extend(cstr(k));
+        body.extend(cstr(v));
+    }
+    body.push(0);
+    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    startup.extend(body);
+    s.write_all(&startup).await.map_err(|e| e.to_string())?;
+    let mut first = None;
+    let mut fin = None;
+    let mut key = None;
+    loop {
+        let (t, body) = read_message(s).await.map_err(|e| e.to_string())?;
+        match t {
+            b'E' => return Err(sqlstate(&body)),
+            b'K' => {
+                key = Some((
+                    u32::from_be_bytes([body[0], body[1], body[2], body[3]]),
+                    body[4..].to_vec(),
+                ))
+            }
+            b'Z' => return key.ok_or_else(|| "no BackendKeyData".to_string()),
+            b'R' => {
+                let code = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+                let data = &body[4..];
+                match code {
+                    0 => {}
+                    10 => {
+                        let (msg, next) = ScramClientAuth::new(user.into(), password.into())
+                            .build_client_first()
+                            .unwrap();
+                        let mut b = cstr("SCRAM-SHA-256");
+                        b.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+                        b.extend_from_slice(msg.as_bytes());
+                        s.write_all(&frame(b'p', &b))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        first = Some(next);
+                    }
+                    11 => {
+                        let (msg, next) = first.take().unwrap().build_client_final(data).unwrap();
+                        s.write_all(&frame(b'p', msg.as_bytes()))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        fin = Some(next);
+                    }
+                    12 => fin
+                        .take()
+                        .unwrap()
+                        .verify_server_final(data)
+                        .map_err(|e| e.to_string())?,
+                    other => return Err(format!("unexpected auth request {other}")),
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A simple query: first column of each row, or the SQLSTATE.
+pub async fn query(s: &mut Tls, sql: &str) -> Result<Vec<String>, String> {
+    s.write_all(&frame(b'Q', &cstr(sql)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    let mut error = None;
+    loop {
+        let (t, body) = read_message(s).await.map_err(|e| e.to_string())?;
+        match t {
+            b'D' => {
+                let len = u32::from_be_bytes([body[2], body[3], body[4], body[5]]) as usize;
+                rows.push(String::from_utf8_lossy(&body[6..6 + len]).into_owned());
+            }
+            b'E' => error = Some(sqlstate(&body)),
+            b'Z' => return error.map_or(Ok(rows), Err),
+            _ => {}
+        }
+    }
+}
+
+/// Sends a query without waiting for its result.
+pub async fn send_query(s: &mut Tls, sql: &str) {
+    s.write_all(&frame(b'Q', &cstr(sql))).await.unwrap();
+}
+
+/// A CancelRequest inside TLS (SSLRequest first, as libpq 17 does).
+pub async fn cancel(port: u16, ca: &Path, pid: u32, secret: &[u8]) {
+    let mut s = ssl_request(port, ca).await.unwrap();
+    let mut m = ((12 + secret.len()) as u32).to_be_bytes().to_vec();
+    m.extend_from_slice(&80_877_102u32.to_be_bytes());
+    m.extend_from_slice(&pid.to_be_bytes());
+    m.extend_from_slice(secret);
+    s.write_all(&m).await.unwrap();
+    s.flush().await.unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest).await;
+}
