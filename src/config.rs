@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::passthrough::Verifier;
 
+#[path = "config_auth.rs"]
+mod auth_query;
+pub use auth_query::AuthQuery;
+
 #[path = "config_tls.rs"]
 mod tls;
 pub use tls::{BackendTls, BackendTlsMode, ClientTlsMode, Tls};
@@ -58,6 +62,9 @@ pub struct Config {
     /// TLS towards the backends (per backend: `[[backends]] tls_mode`, `tls_ca`).
     #[serde(default)]
     pub backend_tls: BackendTls,
+    /// auth_query: verifiers of users not in `[[users]]`, fetched from the primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthQuery>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -561,6 +568,9 @@ impl Config {
             self.backend_tls_for(b)
                 .validate(&format!("backend {:?}", b.addr))
                 .or_else(invalid)?;
+        }
+        if let Some(a) = &self.auth {
+            a.validate().or_else(invalid)?;
         }
         if self.users.is_empty() {
             return invalid("missing section [[users]]: at least one user is needed".into());

@@ -221,6 +221,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let shared = Arc::new(Shared {
         creds: ArcSwap::from_pointee(Credentials::from_config(&config)),
         client_tls: ArcSwap::from_pointee(client_tls),
+        auth_cache: Default::default(),
         catalogs: crate::catalog::Catalogs::new(config.routing.clone()),
         global_lsn: Default::default(),
         config: ArcSwap::new(config),

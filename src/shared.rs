@@ -23,6 +23,8 @@ pub struct Shared {
     /// Client-facing TLS from `[tls]`; rebuilt (certificate files re-read)
     /// on every reload.
     pub client_tls: ArcSwap<ClientTls>,
+    /// Users fetched by `[auth]` query.
+    pub auth_cache: crate::auth::query::AuthCache,
     pub pools: Arc<Pools>,
     pub topology: TopologyRx,
     pub cancels: Arc<CancelRegistry>,

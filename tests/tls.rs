@@ -550,3 +550,75 @@ async fn secrets_stay_out_of_debug_logs_and_status() {
         }
     }
 }
+
+// ---- auth_query: users not in [[users]] ----
+
+/// A lookup role and a SECURITY DEFINER function as the README describes,
+/// and a login role the proxy's config does not name.
+fn ensure_auth_query_setup() {
+    let sql = [
+        "DO $$ BEGIN CREATE ROLE pgsplit_auth LOGIN PASSWORD 'auth-secret'; \
+         EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        "DO $$ BEGIN CREATE ROLE lookup_me LOGIN PASSWORD 'lookup-pw'; \
+         EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        "CREATE SCHEMA IF NOT EXISTS pgsplit",
+        "CREATE OR REPLACE FUNCTION pgsplit.get_auth(p_usename text) \
+         RETURNS TABLE (usename name, passwd text) LANGUAGE sql SECURITY DEFINER \
+         SET search_path = pg_catalog AS \
+         $$ SELECT rolname, rolpassword FROM pg_catalog.pg_authid \
+            WHERE rolname = p_usename AND rolcanlogin $$",
+        "REVOKE ALL ON FUNCTION pgsplit.get_auth(text) FROM PUBLIC",
+        "GRANT USAGE ON SCHEMA pgsplit TO pgsplit_auth",
+        "GRANT EXECUTE ON FUNCTION pgsplit.get_auth(text) TO pgsplit_auth",
+    ];
+    for s in sql {
+        if let Err(e) = support::cluster().primary().psql_db(DATABASE, s) {
+            panic!("auth_query setup `{s}`: {e}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn auth_query_fetches_the_verifier_and_passes_through() {
+    ensure_auth_query_setup();
+    let p = support::proxy_with(|c: &mut Config| {
+        c.auth = Some(
+            toml::from_str(&format!(
+                "query_user = \"pgsplit_auth\"\nquery_password = \"auth-secret\"\n\
+                 query_database = \"{DATABASE}\"\ncache_ttl = \"1s\"\n"
+            ))
+            .unwrap(),
+        );
+    })
+    .await;
+    let url =
+        |user: &str, pw: &str| format!("postgres://{user}:{pw}@127.0.0.1:{}/{DATABASE}", p.port);
+    let (client, conn) =
+        tokio_postgres::connect(&url("lookup_me", "lookup-pw"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let row = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "lookup_me");
+    for (user, pw) in [("lookup_me", "wrong"), ("nobody_here", "x")] {
+        let e = tokio_postgres::connect(&url(user, pw), tokio_postgres::NoTls)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(support::sqlstate(&e), "28P01", "{user}: {e:?}");
+    }
+    // After the cache expires the user is fetched again and still gets in
+    // (its pooled connection is reused).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (again, conn) =
+        tokio_postgres::connect(&url("lookup_me", "lookup-pw"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    again.simple_query("SELECT 1").await.unwrap();
+    drop(client);
+    p.stop().await;
+}

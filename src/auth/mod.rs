@@ -11,6 +11,7 @@
 //! to the backends.
 
 pub mod passthrough;
+pub mod query;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,7 +76,37 @@ impl std::fmt::Debug for UserEntry {
     }
 }
 
+impl BackendAuth {
+    /// The same credentials (pass-through: the same learned-key holder).
+    pub fn same_as(&self, other: &BackendAuth) -> bool {
+        match (self, other) {
+            (BackendAuth::Password(a), BackendAuth::Password(b)) => a == b,
+            (BackendAuth::PassThrough(a), BackendAuth::PassThrough(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
 impl UserEntry {
+    /// A user known only by its verifier (auth_query).
+    pub fn from_verifier(name: &str, verifier: Verifier) -> UserEntry {
+        let pt = Arc::new(PassThrough::new(verifier));
+        UserEntry {
+            name: name.to_owned(),
+            method: AuthMethod::ScramSha256,
+            backend: BackendAuth::PassThrough(pt.clone()),
+            secret: ClientSecret::Verifier(pt),
+        }
+    }
+
+    /// The verifier of a verifier-only user.
+    pub fn verifier(&self) -> Option<&Verifier> {
+        match &self.secret {
+            ClientSecret::Verifier(pt) => Some(&pt.verifier),
+            ClientSecret::Password { .. } => None,
+        }
+    }
+
     fn new(name: &str, password: &str, method: AuthMethod) -> UserEntry {
         if Verifier::looks_like(password) {
             // Config validation has parsed it already; a broken one (only
@@ -84,13 +115,7 @@ impl UserEntry {
                 tracing::error!(user = name, "password is not a valid SCRAM verifier");
                 Verifier::from_password(&random_password(), b"pgsplit-invalid", 4096)
             });
-            let pt = Arc::new(PassThrough::new(verifier));
-            return UserEntry {
-                name: name.to_owned(),
-                method: AuthMethod::ScramSha256,
-                backend: BackendAuth::PassThrough(pt.clone()),
-                secret: ClientSecret::Verifier(pt),
-            };
+            return UserEntry::from_verifier(name, verifier);
         }
         let mut salt = vec![0u8; 16];
         rand::rng().fill_bytes(&mut salt);
@@ -186,8 +211,8 @@ pub async fn authenticate(
     client: &mut ClientConn,
     creds: &Credentials,
     user: &str,
+    entry: Option<Arc<UserEntry>>,
 ) -> Result<Arc<UserEntry>, AuthFailure> {
-    let entry = creds.get(user);
     let known = entry.is_some();
     let entry = entry.unwrap_or_else(|| creds.decoy.clone());
     let ok = match entry.method {

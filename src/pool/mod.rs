@@ -131,7 +131,7 @@ impl Pools {
         }
     }
 
-    fn tls_for(&self, backend: &str) -> Option<Arc<BackendTls>> {
+    pub fn tls_for(&self, backend: &str) -> Option<Arc<BackendTls>> {
         let tls = self.tls.lock().unwrap_or_else(|p| p.into_inner());
         tls.get(backend).cloned()
     }
@@ -167,8 +167,12 @@ impl Pools {
 
     fn pool(&self, key: &PoolKey, auth: &BackendAuth) -> Pool {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = pools.get(key) {
-            return p.clone();
+        match pools.get(key) {
+            Some(p) if p.manager().params.auth.same_as(auth) => return p.clone(),
+            // New credentials for this user (auth_query saw another
+            // verifier): the old pool's connections close when given back.
+            Some(p) => drop(p.retain(|_, _| false)),
+            None => {}
         }
         let settings = self.settings();
         let manager = Manager {

@@ -16,7 +16,7 @@ pub fn put_frame(buf: &mut BytesMut, tag: u8, fill: impl FnOnce(&mut BytesMut)) 
     buf[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
-fn put_cstr(buf: &mut BytesMut, s: &str) {
+pub fn put_cstr(buf: &mut BytesMut, s: &str) {
     buf.put_slice(s.as_bytes());
     buf.put_u8(0);
 }

@@ -97,7 +97,23 @@ pub async fn handshake(client: ClientConn, shared: Arc<Shared>) -> Result<Outcom
     span.record("database", database.as_str());
 
     let creds = shared.creds.load_full();
-    let entry = match auth::authenticate(&mut client, &creds, &user).await {
+    let known = match creds.get(&user) {
+        Some(e) => Some(e),
+        None => match lookup(&shared, &user).await {
+            Ok(e) => e,
+            Err(message) => {
+                tracing::warn!(error = %message, "auth_query failed");
+                return refuse(
+                    client,
+                    &shared,
+                    "08006",
+                    &format!("pgsplit: cannot look up the user (auth_query): {message}"),
+                )
+                .await;
+            }
+        },
+    };
+    let entry = match auth::authenticate(&mut client, &creds, &user, known).await {
         Ok(e) => e,
         Err(AuthFailure::Rejected) => {
             shared.metrics.client_refused(Refusal::auth);
@@ -166,6 +182,23 @@ pub async fn handshake(client: ClientConn, shared: Arc<Shared>) -> Result<Outcom
     messages::ready_for_query(&mut client.wbuf, b'I');
     client.flush().await?;
     Ok(Outcome::Ready(Box::new(session)))
+}
+
+/// A user not in `[[users]]`: its verifier by `[auth]` query, if configured.
+async fn lookup(shared: &Shared, user: &str) -> Result<Option<Arc<auth::UserEntry>>, String> {
+    let config = shared.config.load_full();
+    let Some(settings) = &config.auth else {
+        return Ok(None);
+    };
+    let primary = shared.topology.borrow().primary().map(|p| p.addr.clone());
+    let primary = primary.map(|addr| auth::query::Primary {
+        tls: shared.pools.tls_for(&addr),
+        addr,
+    });
+    shared
+        .auth_cache
+        .lookup(settings, primary, user, config.pool.connect_timeout)
+        .await
 }
 
 async fn refuse(
