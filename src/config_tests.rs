@@ -139,3 +139,136 @@ fn effective_config_hides_passwords() {
     );
     assert!(!text.contains("secret"), "{text}");
 }
+
+const VERIFIER: &str = "SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$\
+    AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=:\
+    HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=";
+
+#[test]
+fn tls_sections_parse_and_need_their_files() {
+    let c = Config::parse(&format!(
+        "{MINIMAL}[tls]\nmode = \"require\"\ncert = \"c.pem\"\nkey = \"k.pem\"\n\
+         [backend_tls]\nmode = \"verify-full\"\nca = \"ca.pem\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.tls.mode, ClientTlsMode::Require);
+    assert_eq!(c.backend_tls.mode, BackendTlsMode::VerifyFull);
+    assert_eq!(
+        Config::parse(MINIMAL).unwrap().tls.mode,
+        ClientTlsMode::Disable
+    );
+    let e = err(&format!(
+        "{MINIMAL}[tls]\nmode = \"allow\"\ncert = \"c.pem\"\n"
+    ));
+    assert!(
+        e.contains("[tls] mode = \"allow\" needs both cert and key"),
+        "{e}"
+    );
+    let e = err(&format!("{MINIMAL}[backend_tls]\nmode = \"verify-full\"\n"));
+    assert!(e.contains("verify-full\" needs ca"), "{e}");
+    let e = err(&format!("{MINIMAL}[tls]\nmode = \"verify-full\"\n"));
+    assert!(e.contains("unknown variant"), "{e}");
+}
+
+#[test]
+fn a_backend_overrides_backend_tls() {
+    let text = MINIMAL.replace(
+        "addr = \"10.0.0.11:5432\"",
+        "addr = \"10.0.0.11:5432\"\ntls_mode = \"require\"",
+    );
+    let c = Config::parse(&format!("{text}[backend_tls]\nmode = \"prefer\"\n")).unwrap();
+    assert_eq!(
+        c.backend_tls_for(&c.backends[0]).mode,
+        BackendTlsMode::Require
+    );
+    assert_eq!(
+        c.backend_tls_for(&c.backends[1]).mode,
+        BackendTlsMode::Prefer
+    );
+    let text = MINIMAL.replace(
+        "addr = \"10.0.0.11:5432\"",
+        "addr = \"10.0.0.11:5432\"\ntls_mode = \"verify-full\"",
+    );
+    let e = err(&text);
+    assert!(
+        e.contains("backend \"10.0.0.11:5432\"") && e.contains("needs ca"),
+        "{e}"
+    );
+}
+
+#[test]
+fn verifier_passwords_are_checked_and_need_a_probe_password() {
+    let with = |extra: &str| {
+        MINIMAL.replace(
+            "password = \"secret\"",
+            &format!("password = \"{VERIFIER}\"\n{extra}"),
+        )
+    };
+    let e = err(&with(""));
+    assert!(
+        e.contains("[health] user \"app\" has only a SCRAM verifier"),
+        "{e}"
+    );
+    let ok = format!("{}[health]\npassword = \"probe\"\n", with(""));
+    Config::parse(&ok).unwrap();
+    let e = err(&format!(
+        "{}[health]\npassword = \"probe\"\n",
+        with("auth = \"md5\"")
+    ));
+    assert!(e.contains("md5\" needs the plaintext password"), "{e}");
+    let broken = MINIMAL.replace(
+        "password = \"secret\"",
+        "password = \"SCRAM-SHA-256$4096:xx\"",
+    );
+    let e = err(&format!("{broken}[health]\npassword = \"probe\"\n"));
+    assert!(
+        e.contains("not a SCRAM-SHA-256 verifier") && !e.contains("4096:xx"),
+        "{e}"
+    );
+}
+
+#[test]
+fn auth_query_needs_a_password_and_takes_the_user_as_parameter() {
+    let c = Config::parse(&format!(
+        "{MINIMAL}[auth]\nquery_user = \"pgsplit_auth\"\nquery_password = \"pw\"\n"
+    ))
+    .unwrap();
+    let a = c.auth.as_ref().unwrap();
+    assert_eq!(a.query, "SELECT usename, passwd FROM pgsplit.get_auth($1)");
+    assert_eq!(a.cache_ttl, Duration::from_secs(30));
+    let e = err(&format!("{MINIMAL}[auth]\nquery_user = \"a\"\n"));
+    assert!(e.contains("query_password"), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}[auth]\nquery_user = \"a\"\nquery_password = \"p\"\nquery = \"SELECT 1\"\n"
+    ));
+    assert!(e.contains("$1"), "{e}");
+}
+
+#[test]
+fn debug_and_effective_config_never_show_secrets() {
+    let text = format!(
+        "{}[health]\npassword = \"probe-pw\"\n[admin]\ntoken = \"tok-en\"\n\
+         [auth]\nquery_user = \"a\"\nquery_password = \"query-pw\"\n",
+        MINIMAL
+            .replace("[admin]\naddr = \"127.0.0.1:9930\"\n", "")
+            .replace(
+                "password = \"secret\"",
+                &format!(
+                    "password = \"{VERIFIER}\"\n[[users]]\nname = \"b\"\npassword = \"plain-pw\""
+                ),
+            )
+    );
+    let c = Config::parse(&text).unwrap();
+    let creds = crate::auth::Credentials::from_config(&c);
+    let shown = format!(
+        "{c:?}\n{}\n{creds:?}\n{:?}\n{:?}",
+        c.effective(),
+        creds.get("app").unwrap().backend,
+        creds.get("b").unwrap().backend
+    );
+    for secret in [
+        "probe-pw", "tok-en", "query-pw", "plain-pw", VERIFIER, "AAECAwQF", "c2FsdHNh",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown in:\n{shown}");
+    }
+}
