@@ -622,3 +622,47 @@ async fn auth_query_fetches_the_verifier_and_passes_through() {
     drop(client);
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_rereads_the_certificate_files() {
+    let (a, b) = (Pki::new(), Pki::new());
+    let (live_cert, live_key) = (a.dir.join("live.pem"), a.dir.join("live.key"));
+    let install = |pki: &Pki| {
+        std::fs::copy(&pki.cert, &live_cert).unwrap();
+        std::fs::copy(&pki.key, &live_key).unwrap();
+    };
+    install(&a);
+    let path = a.dir.join("proxy.toml");
+    let text = format!(
+        "{}[tls]\nmode = \"require\"\ncert = \"{}\"\nkey = \"{}\"\n",
+        support::config_text(),
+        live_cert.display(),
+        live_key.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    let proxy = pgsplit::start(Config::load(&path).unwrap()).await.unwrap();
+    let port = proxy.addr.port();
+    let verify = |ca: &std::path::Path| {
+        let info = proxy_conninfo(
+            port,
+            "localhost",
+            &format!("sslmode=verify-full sslrootcert={}", ca.display()),
+        );
+        async move {
+            tokio::task::spawn_blocking(move || psql(&info, "SELECT 1").0)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(verify(&a.ca).await && !verify(&b.ca).await);
+    // Renewed files, same config text: a reload serves the new certificate.
+    install(&b);
+    proxy.reload().await.unwrap();
+    assert!(verify(&b.ca).await && !verify(&a.ca).await);
+    // A broken file rejects the reload; the running certificate stays.
+    std::fs::write(&live_cert, "not a certificate").unwrap();
+    let e = proxy.reload().await.err().unwrap().to_string();
+    assert!(e.contains("[tls]") && e.contains("live.pem"), "{e}");
+    assert!(verify(&b.ca).await);
+    proxy.stop(Duration::from_secs(2)).await;
+}
