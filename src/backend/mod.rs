@@ -96,9 +96,8 @@ impl BackendConn {
     }
 
     pub async fn write_all(&mut self, data: &[u8]) -> Result<(), BackendError> {
-        // flush: a no-op on TCP, pushes the last TLS record out.
         let sent = match self.stream.write_all(data).await {
-            Ok(()) => self.stream.flush().await,
+            Ok(()) => self.stream.flush_tls().await,
             Err(e) => Err(e),
         };
         sent.map_err(|e| self.io_err(e))

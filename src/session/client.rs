@@ -83,8 +83,7 @@ impl ClientConn {
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         if !self.wbuf.is_empty() {
             self.stream.write_all(&self.wbuf).await?;
-            // A no-op on TCP; pushes the last TLS record out.
-            self.stream.flush().await?;
+            self.stream.flush_tls().await?;
             self.wbuf.clear();
         }
         Ok(())
@@ -93,7 +92,7 @@ impl ClientConn {
     /// Writes one raw byte (the answer to SSLRequest / GSSENCRequest).
     pub async fn write_byte(&mut self, b: u8) -> Result<(), ClientError> {
         self.stream.write_all(&[b]).await?;
-        self.stream.flush().await?;
+        self.stream.flush_tls().await?;
         Ok(())
     }
 
