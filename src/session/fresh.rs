@@ -87,7 +87,7 @@ impl Session {
                     user: self.user.name.clone(),
                     database: self.database.clone(),
                 };
-                match self.shared.pools.checkout(&key, &self.user.password).await {
+                match self.shared.pools.checkout(&key, &self.user.backend).await {
                     Ok(mut conn) => conn.simple_query(LSN_QUERY).await,
                     Err(e) => {
                         tracing::debug!(error = %e, "cannot ask the primary for its WAL position");
