@@ -46,6 +46,9 @@ pub struct Config {
     pub backends: Vec<Backend>,
     #[serde(default)]
     pub users: Vec<User>,
+    /// Per-database overrides (today: the pooling mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<Database>,
     #[serde(default)]
     pub pool: Pool,
     #[serde(default)]
@@ -183,6 +186,16 @@ pub struct User {
     #[serde(default)]
     pub auth: AuthMethod,
     /// This user's pooling mode (default: `[pool] mode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_mode: Option<PoolMode>,
+}
+
+/// Settings for the sessions of one database (the name clients connect to).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub name: String,
+    /// Pooling mode of this database's sessions (a user's `pool_mode` wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_mode: Option<PoolMode>,
 }
@@ -618,6 +631,14 @@ impl Config {
                 ));
             }
         }
+        for (i, d) in self.databases.iter().enumerate() {
+            if d.name.is_empty() {
+                return invalid(format!("[[databases]] #{}: empty name", i + 1));
+            }
+            if self.databases[..i].iter().any(|o| o.name == d.name) {
+                return invalid(format!("duplicate database {:?}", d.name));
+            }
+        }
         if let Some(hu) = &self.health.user {
             if self.health.password.is_none() && !self.users.iter().any(|u| &u.name == hu) {
                 return invalid(format!(
@@ -656,10 +677,17 @@ impl Config {
         self.users.iter().find(|u| u.name == name)
     }
 
-    /// The pooling mode of `user`'s sessions.
-    pub fn pool_mode(&self, user: &str) -> PoolMode {
+    /// The pooling mode of `user`'s sessions on `database`: the user's
+    /// `pool_mode`, else the database's, else `[pool] mode`.
+    pub fn pool_mode(&self, user: &str, database: &str) -> PoolMode {
         self.user(user)
             .and_then(|u| u.pool_mode)
+            .or_else(|| {
+                self.databases
+                    .iter()
+                    .find(|d| d.name == database)
+                    .and_then(|d| d.pool_mode)
+            })
             .unwrap_or(self.pool.mode)
     }
 

@@ -101,10 +101,40 @@ fn pool_mode_defaults_and_per_user_override() {
     ))
     .unwrap();
     assert_eq!(c.pool.mode, PoolMode::Transaction);
-    assert_eq!(c.pool_mode("app"), PoolMode::Session);
-    assert_eq!(c.pool_mode("other"), PoolMode::Transaction);
+    assert_eq!(c.pool_mode("app", "app"), PoolMode::Session);
+    assert_eq!(c.pool_mode("other", "app"), PoolMode::Transaction);
     assert_eq!(c.pool.server_lifetime, Duration::from_secs(600));
     let e = err(&format!("{MINIMAL}\n[pool]\nmode = \"statement\"\n"));
+    assert!(e.contains("mode"), "{e}");
+}
+
+#[test]
+fn pool_mode_per_database_between_user_and_global() {
+    let users = "[[users]]\nname = \"pinned\"\npassword = \"x\"\npool_mode = \"session\"\n";
+    let c = Config::parse(&format!(
+        "{MINIMAL}\n{users}[[databases]]\nname = \"reports\"\npool_mode = \"transaction\"\n\
+         [[databases]]\nname = \"plain\"\n"
+    ))
+    .unwrap();
+    // global session < database transaction < user session
+    assert_eq!(c.pool_mode("app", "reports"), PoolMode::Transaction);
+    assert_eq!(c.pool_mode("app", "plain"), PoolMode::Session);
+    assert_eq!(c.pool_mode("app", "other"), PoolMode::Session);
+    assert_eq!(c.pool_mode("pinned", "reports"), PoolMode::Session);
+    let c = Config::parse(&format!(
+        "{MINIMAL}\n[[databases]]\nname = \"legacy\"\npool_mode = \"session\"\n\
+         [pool]\nmode = \"transaction\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.pool_mode("app", "legacy"), PoolMode::Session);
+    assert_eq!(c.pool_mode("app", "app"), PoolMode::Transaction);
+    let e = err(&format!(
+        "{MINIMAL}\n[[databases]]\nname = \"a\"\n[[databases]]\nname = \"a\"\n"
+    ));
+    assert!(e.contains("duplicate database"), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}\n[[databases]]\nname = \"a\"\nmode = \"session\"\n"
+    ));
     assert!(e.contains("mode"), "{e}");
 }
 

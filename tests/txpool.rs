@@ -4,8 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "txpool/modes.rs"]
+mod modes;
 #[path = "txpool/raw.rs"]
 mod raw;
+#[path = "txpool/sqlprep.rs"]
+mod sqlprep;
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +20,7 @@ use pgsplit::config::{Config, PoolMode};
 use support::*;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-fn transaction_mode(max: usize) -> impl FnOnce(&mut Config) {
+pub(crate) fn transaction_mode(max: usize) -> impl FnOnce(&mut Config) {
     move |c| {
         c.pool.mode = PoolMode::Transaction;
         c.pool.max_per_backend = max;

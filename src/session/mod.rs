@@ -15,6 +15,7 @@ mod replies;
 mod request;
 mod rewrite;
 pub mod settings;
+mod sql_prepare;
 mod state;
 mod sync;
 mod txpool;
@@ -184,7 +185,7 @@ impl Session {
         cancel: Registration,
     ) -> Session {
         let catalog = shared.catalogs.get(&database);
-        let mode = shared.config.load().pool_mode(&user.name);
+        let mode = shared.config.load().pool_mode(&user.name, &database);
         Session {
             client,
             shared,

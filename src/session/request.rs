@@ -14,7 +14,8 @@ use super::fresh::Fresh as Freshness;
 use super::relay::{Flow, Relay};
 use super::rewrite;
 use super::settings::quote_ident;
-use super::state::{Body, Fresh};
+use super::sql_prepare::{self, SqlLevel};
+use super::state::{Body, Fresh, Prepared};
 use super::sync::Prep;
 use super::{Effect, Session, SessionError, Slot};
 use crate::admin::metrics;
@@ -33,8 +34,12 @@ pub(super) struct BatchInfo {
     /// the Parse as sent (under the server name), class.
     parses: Vec<(String, u64, Bytes, Arc<Classification>)>,
     closes: Vec<String>,
-    /// Class of the unnamed statement parsed in this batch.
+    /// Class of the unnamed statement parsed in this batch, and its text
+    /// when it is an SQL-level PREPARE/EXECUTE/DEALLOCATE.
     unnamed: Option<Arc<Classification>>,
+    unnamed_text: Option<String>,
+    /// SQL-level PREPARE/EXECUTE/DEALLOCATE bound in this batch.
+    sql: Vec<SqlLevel>,
     /// The batch uses the unnamed statement without parsing it.
     unnamed_used: bool,
 }
@@ -44,7 +49,18 @@ impl BatchInfo {
         self.parses
             .iter()
             .map(|(_, h, _, _)| Fresh::Protocol(*h))
+            .chain(self.sql.iter().filter_map(SqlLevel::fresh))
             .collect()
+    }
+
+    /// A bound statement that prepares, executes or deallocates by SQL.
+    fn bound(&mut self, class: &Classification, text: Option<&str>) {
+        if let Some(s) = SqlLevel::of(class, text) {
+            if let Some(n) = s.needs() {
+                self.needs.push(n.to_owned());
+            }
+            self.sql.push(s);
+        }
     }
 
     /// The server name of a statement parsed earlier in this batch.
@@ -201,14 +217,27 @@ impl Session {
                 let (name, sql) = messages::parse_names(body).ok_or(malformed("Parse"))?;
                 let (class, hit) = self.catalog.classify(sql);
                 self.shared.metrics.classify_cache(hit);
-                info.classes.push(class.clone());
+                // An SQL EXECUTE is routed as the statement it runs.
+                let routed = class
+                    .execute
+                    .as_deref()
+                    .and_then(|n| self.tracked.class_of(n));
+                info.classes.push(routed.unwrap_or_else(|| class.clone()));
                 if let Some(e) = effect_of(&class) {
                     merge(&mut st.effect, Some(e));
                 }
+                let text = SqlLevel::wants_text(&class).then(|| sql.to_owned());
+                let name = name.to_owned();
+                let frame = match sql_prepare::deallocate_text(&class, &self.tracked) {
+                    Some(sql) => rewrite::parse_sql(&frame, &sql).ok_or(malformed("Parse"))?,
+                    None => frame,
+                };
                 if name.is_empty() {
                     info.unnamed = Some(class);
+                    info.unnamed_text = text;
+                    st.batch.extend_from_slice(&frame);
+                    return Ok(());
                 } else {
-                    let name = name.to_owned();
                     let content = rewrite::parse_content(&frame).ok_or(malformed("Parse"))?;
                     let hash = statements::content_hash(content);
                     let parse = rewrite::parse(&frame, &statements::server_name(hash))
@@ -235,6 +264,10 @@ impl Session {
                         _ => "\0",
                     }
                 };
+                if t == tag::BIND {
+                    self.bound_sql_level(st, stmt);
+                }
+                let info = &mut st.info;
                 if stmt.is_empty() {
                     if info.unnamed.is_none() {
                         info.unnamed_used = true;
@@ -280,6 +313,42 @@ impl Session {
         }
         st.batch.extend_from_slice(&frame);
         Ok(())
+    }
+
+    /// Notes an SQL-level PREPARE/EXECUTE/DEALLOCATE that `stmt` (the
+    /// statement a Bind names) runs.
+    fn bound_sql_level(&self, st: &mut Relay, stmt: &str) {
+        let info = &mut st.info;
+        if stmt.is_empty() {
+            match (&info.unnamed, &st.last_unnamed) {
+                (Some(c), _) => {
+                    let (c, text) = (c.clone(), info.unnamed_text.clone());
+                    info.bound(&c, text.as_deref());
+                }
+                (None, Some((_, c))) => info.bound(c, None),
+                (None, None) => {}
+            }
+            return;
+        }
+        let parsed = info.parses.iter().rev().find(|(n, ..)| n == stmt);
+        let (class, parse) = match parsed {
+            Some((_, _, parse, class)) => (class.clone(), parse.clone()),
+            None => match self.tracked.statements.get(stmt) {
+                Some(Prepared {
+                    body: Body::Protocol(parse),
+                    class,
+                    ..
+                }) => (class.clone(), parse.clone()),
+                _ => return,
+            },
+        };
+        if SqlLevel::wants_text(&class) {
+            let text = parse
+                .get(5..)
+                .and_then(messages::parse_names)
+                .map(|(_, t)| t);
+            info.bound(&class, text);
+        }
     }
 
     /// Where the gathered batch goes.
@@ -357,6 +426,9 @@ impl Session {
             }
             for name in &info.closes {
                 self.tracked.closed(name);
+            }
+            for s in info.sql {
+                s.record(&mut self.tracked, conn);
             }
         }
         if let Some(class) = info.unnamed {

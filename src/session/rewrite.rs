@@ -18,6 +18,17 @@ pub fn parse(frame: &[u8], new: &str) -> Option<BytesMut> {
     }))
 }
 
+/// Parse with another query text: `name\0 query\0 types…` → `name\0 new\0 types…`.
+pub fn parse_sql(frame: &[u8], new: &str) -> Option<BytesMut> {
+    let (name, rest) = cstr(frame.get(5..)?)?;
+    let (_, rest) = cstr(rest)?;
+    Some(frame_of(frame[0], |b| {
+        put_cstr(b, name);
+        put_cstr(b, new);
+        b.put_slice(rest);
+    }))
+}
+
 /// The part of a Parse body a statement's identity derives from: the text
 /// and parameter types, without the client's name.
 pub fn parse_content(frame: &[u8]) -> Option<&[u8]> {
@@ -83,6 +94,13 @@ mod tests {
         let d = framed(b'D', b"Ss1\0");
         let out = target(&d, "pgsplit_x").unwrap();
         assert_eq!(messages::target(&out[5..]), Some((b'S', "pgsplit_x")));
+
+        let out = parse_sql(&p, "DEALLOCATE x").unwrap();
+        assert_eq!(
+            messages::parse_names(&out[5..]),
+            Some(("s1", "DEALLOCATE x"))
+        );
+        assert_eq!(&out[out.len() - 6..], b"\0\x01\0\0\0\x17");
 
         assert!(parse(&framed(b'P', b"no-nul"), "x").is_none());
     }
