@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "txpool/asyncpg_wire.rs"]
+mod asyncpg_wire;
 #[path = "txpool/modes.rs"]
 mod modes;
 #[path = "txpool/raw.rs"]

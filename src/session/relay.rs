@@ -350,8 +350,14 @@ impl Session {
     }
 
     async fn forward_copy(&mut self, st: &mut Relay, data: &[u8]) -> Result<(), SessionError> {
-        // CopyData outside COPY is ignored by the server too.
-        let Some(slot) = st.copy_in else {
+        // asyncpg sends its COPY data right behind the COPY query, without
+        // waiting for CopyInResponse: before it arrives the data goes where
+        // the query went. A server not in COPY ignores CopyData, CopyDone
+        // and CopyFail (so does the proxy when nothing is in flight).
+        let busy = [Slot::Primary, Slot::Replica]
+            .into_iter()
+            .find(|&s| self.held(s).is_some_and(|h| h.outstanding > 0));
+        let Some(slot) = st.copy_in.or(busy) else {
             return Ok(());
         };
         let Some(h) = self.held_mut(slot) else {

@@ -208,7 +208,7 @@ pub async fn metric(p: &TestProxy, prefix: &str) -> u64 {
 pub fn ensure_md5_user(c: &Cluster) {
     let sql = format!(
         "DO $$ BEGIN CREATE ROLE md5user LOGIN PASSWORD '{PASSWORD}'; \
-         EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
     );
     if let Err(e) = c.primary().psql(&sql) {
         panic!("creating md5user: {e}");

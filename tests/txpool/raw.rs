@@ -54,6 +54,16 @@ pub fn close(name: &str) -> Vec<u8> {
     frame(b'C', &b)
 }
 
+pub fn describe(name: &str) -> Vec<u8> {
+    let mut b = vec![b'S'];
+    b.extend(cstr(name));
+    frame(b'D', &b)
+}
+
+pub fn flush() -> Vec<u8> {
+    frame(b'H', &[])
+}
+
 pub fn sync() -> Vec<u8> {
     frame(b'S', &[])
 }
@@ -75,6 +85,27 @@ impl Raw {
     pub async fn send(&mut self, msgs: &[Vec<u8>]) -> Reply {
         self.0.write_all(&msgs.concat()).await.unwrap();
         self.read_reply().await
+    }
+
+    /// Sends `msgs` without reading anything.
+    pub async fn write(&mut self, msgs: &[Vec<u8>]) {
+        self.0.write_all(&msgs.concat()).await.unwrap();
+    }
+
+    /// Reads messages up to and including one tagged `last`; returns the tags.
+    pub async fn read_until(&mut self, last: u8) -> Vec<u8> {
+        let mut tags = Vec::new();
+        loop {
+            let mut head = [0u8; 5];
+            self.0.read_exact(&mut head).await.unwrap();
+            let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+            let mut body = vec![0u8; len - 4];
+            self.0.read_exact(&mut body).await.unwrap();
+            tags.push(head[0]);
+            if head[0] == last {
+                return tags;
+            }
+        }
     }
 
     async fn read_reply(&mut self) -> Reply {
