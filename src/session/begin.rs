@@ -58,6 +58,7 @@ impl Session {
             extended: false,
             effect: None,
             swallow: true,
+            own_sync: false,
         });
         h.outstanding += 1;
         if let Err(e) = h.conn.write_all(&begin).await {

@@ -19,6 +19,7 @@ mod sql_prepare;
 mod state;
 mod sync;
 mod txpool;
+mod unsynced;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -51,6 +52,9 @@ pub struct Pending {
     /// The proxy's own request (a deferred BEGIN whose answer the client
     /// already has): its replies are kept from the client.
     pub swallow: bool,
+    /// A Sync the proxy sent to end a batch the client left open (see
+    /// `unsynced`): its ReadyForQuery is not forwarded.
+    pub own_sync: bool,
 }
 
 /// What a request changes in the session once it succeeds (its

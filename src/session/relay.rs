@@ -307,6 +307,7 @@ impl Session {
                 extended,
                 effect,
                 swallow: false,
+                own_sync: false,
             });
         }
         match h.conn.write_all(data).await {

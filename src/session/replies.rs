@@ -84,10 +84,13 @@ impl Session {
                                 },
                             )?;
                             held.outstanding = held.outstanding.saturating_sub(1);
+                            let pending = held.pending.pop_front();
+                            let own = pending.as_ref().is_some_and(|p| p.own_sync);
+                            forward = !own;
                             if let Some(super::Pending {
                                 effect: Some(effect),
                                 ..
-                            }) = held.pending.pop_front()
+                            }) = pending
                             {
                                 if !held.failed {
                                     done.push(effect);
@@ -104,7 +107,9 @@ impl Session {
                                 *lsn_unknown = true;
                                 shared.global_lsn.committed();
                             }
-                            if let Some(at) = st.sent_at.take() {
+                            if own {
+                                // The client's request after it is still to come.
+                            } else if let Some(at) = st.sent_at.take() {
                                 shared.metrics.statement_done(at.elapsed());
                             }
                             conn.tx = status;
@@ -213,7 +218,11 @@ impl Session {
         tracing::warn!(error = %e, "backend connection lost");
         // Only the client's own requests are answered: the proxy's swallowed
         // ones (a deferred BEGIN) owe the client nothing.
-        let owed = held.pending.iter().filter(|p| !p.swallow).count();
+        let owed = held
+            .pending
+            .iter()
+            .filter(|p| !p.swallow && !p.own_sync)
+            .count();
         let in_tx = held.conn.tx != TxStatus::Idle;
         let message = format!("pgsplit: lost the connection to backend {}", held.conn.addr);
         drop(deadpool::managed::Object::take(held.conn));

@@ -148,6 +148,7 @@ impl Session {
         if self.deferred_begin.is_some() {
             decision = begin_decision([&*routed], &view);
         }
+        self.end_unsynced(st, decision.target).await?;
         if !self.may_send(st, decision.target) {
             return Ok(Some(Flow::Blocked));
         }

@@ -1,0 +1,54 @@
+//! An extended-protocol batch the client ends with Flush and never with
+//! Sync. asyncpg prepares so (Parse, Describe, Flush), then may send a
+//! simple Query next (its COPY): the server takes the Query as the end of
+//! that batch. When the Query goes to another backend than the open batch,
+//! the proxy ends the batch itself with a Sync, whose ReadyForQuery it
+//! keeps from the client; otherwise the Query would wait forever for a
+//! Sync that never comes (replies must come back in request order).
+
+use bytes::BytesMut;
+
+use super::relay::Relay;
+use super::{Pending, Session, SessionError, Slot};
+use crate::protocol::{messages, tag};
+
+impl Session {
+    /// Before a simple Query bound for `target`: ends a batch left open
+    /// without Sync.
+    pub(super) async fn end_unsynced(
+        &mut self,
+        st: &mut Relay,
+        target: Slot,
+    ) -> Result<(), SessionError> {
+        let Some(open) = st.open else {
+            return Ok(());
+        };
+        st.open = None;
+        if open == target || !st.batch.is_empty() {
+            // The Query itself ends the batch on that backend (or part of
+            // the batch is still unsent: it goes with the next Sync).
+            st.open = (!st.batch.is_empty()).then_some(open);
+            return Ok(());
+        }
+        let effect = st.effect.take();
+        let Some(h) = self.held_mut(open) else {
+            return Ok(());
+        };
+        let mut sync = BytesMut::new();
+        messages::put_frame(&mut sync, tag::SYNC, |_| {});
+        h.pending.push_back(Pending {
+            extended: true,
+            effect,
+            swallow: false,
+            own_sync: true,
+        });
+        match h.conn.write_all(&sync).await {
+            Ok(()) => h.outstanding += 1,
+            Err(e) => {
+                h.pending.pop_back();
+                self.backend_lost(st, open, &e);
+            }
+        }
+        Ok(())
+    }
+}
