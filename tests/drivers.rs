@@ -72,28 +72,49 @@ async fn transaction_proxy() -> TestProxy {
 /// Runs a driver program against `p` with the PG* variables set; panics
 /// with its output unless it exits 0. Returns its stdout.
 async fn run(p: &TestProxy, name: &str, cmd: &mut Command) -> String {
+    use tokio::io::AsyncReadExt;
     cmd.env("PGHOST", "127.0.0.1")
         .env("PGPORT", p.port.to_string())
         .env("PGUSER", USER)
         .env("PGPASSWORD", PASSWORD)
         .env("PGDATABASE", DATABASE)
         .env("PGSSLMODE", "disable")
+        .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let out = match tokio::time::timeout(DRIVER_TIMEOUT, cmd.output()).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => panic!("{name}: cannot run {cmd:?}: {e}"),
-        Err(_) => panic!("{name}: no result within {DRIVER_TIMEOUT:?}"),
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => panic!("{name}: cannot run {cmd:?}: {e}"),
     };
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-    println!("{name}: {stdout}");
-    stdout
+    // Read both pipes while it runs, so a hang still shows what it printed.
+    let mut pipes = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let read = tokio::spawn(async move {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let _ = tokio::join!(pipes.0.read_to_end(&mut out), pipes.1.read_to_end(&mut err));
+        (out, err)
+    });
+    let status = match tokio::time::timeout(DRIVER_TIMEOUT, child.wait()).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => panic!("{name}: waiting for it: {e}"),
+        Err(_) => {
+            let _ = child.kill().await;
+            None
+        }
+    };
+    let (out, err) = read.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out).into_owned();
+    let stderr = String::from_utf8_lossy(&err);
+    let verdict = match status {
+        None => format!("no result within {DRIVER_TIMEOUT:?}"),
+        Some(s) if s.success() => {
+            println!("{name}: {stdout}");
+            return stdout;
+        }
+        Some(s) => s.to_string(),
+    };
+    panic!("{name} failed ({verdict}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
 }
 
 /// What every driver run leaves true: nothing pinned a session (asyncpg's

@@ -117,6 +117,30 @@ public class Main {
                 count.setInt(1, i);
                 check(app + " count after commit (round " + n + ")", one(count), (long) rows);
             }
+            check(app + " server-prepared", ((org.postgresql.PGStatement) table).isUseServerPrepare(), true);
+            // Spring's @Transactional(readOnly = true): BEGIN READ ONLY.
+            c.setReadOnly(true);
+            c.setAutoCommit(false);
+            table.setInt(1, 0);
+            check(app + " read-only transaction", one(table), i);
+            c.commit();
+            c.setAutoCommit(true);
+            c.setReadOnly(false);
+            // Fetch size: a portal read in chunks (Execute with a row limit).
+            c.setAutoCommit(false);
+            try (PreparedStatement big = c.prepareStatement("SELECT g FROM generate_series(1, ?) g")) {
+                big.setFetchSize(50);
+                big.setInt(1, 1000);
+                long sum = 0;
+                try (ResultSet rs = big.executeQuery()) {
+                    while (rs.next()) {
+                        sum += rs.getInt(1);
+                    }
+                }
+                check(app + " fetch-size sum", sum, 500500L);
+            }
+            c.commit();
+            c.setAutoCommit(true);
             // A rollback leaves nothing behind.
             c.setAutoCommit(false);
             insert.setInt(1, i);

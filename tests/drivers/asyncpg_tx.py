@@ -9,6 +9,7 @@ Exits non-zero, naming what failed.
 """
 
 import asyncio
+import os
 import sys
 
 import asyncpg
@@ -22,6 +23,15 @@ def check(what, got, want):
     if got != want:
         failures.append(f"{what}: got {got!r}, want {want!r}")
         raise AssertionError(failures[-1])
+
+
+async def step(what, coro, seconds=30):
+    """Runs one step; a hang is reported by name instead of timing out."""
+    try:
+        return await asyncio.wait_for(coro, seconds)
+    except asyncio.TimeoutError:
+        failures.append(f"{what}: no answer within {seconds} s")
+        raise AssertionError(failures[-1]) from None
 
 
 async def setup():
@@ -64,6 +74,21 @@ async def own_connection(i):
                 check(f"{app} count inside the transaction", got, n + 1)
             got = await c.fetchval("SELECT count(*) FROM drv_apg_items WHERE who = $1", i)
             check(f"{app} count after commit", got, n + 1)
+        # A cursor: Execute with a row limit, portal kept in the transaction.
+        async def cursor():
+            async with c.transaction():
+                total = 0
+                async for r in c.cursor("SELECT g FROM generate_series(1, 1000) g",
+                                        prefetch=64):
+                    total += r["g"]
+                return total
+        check(f"{app} cursor sum", await step(f"{app} cursor", cursor()), 500500)
+        # COPY FROM STDIN (binary).
+        await step(f"{app} copy_records_to_table", c.copy_records_to_table(
+            "drv_apg_items", columns=["who", "n", "label"],
+            records=[(100 + i, j, f"copy-{j}") for j in range(200)]))
+        check(f"{app} copied rows", await c.fetchval(
+            "SELECT count(*) FROM drv_apg_items WHERE who = $1", 100 + i), 200)
         # A failed transaction rolls back and the connection goes on.
         try:
             async with c.transaction():
@@ -104,12 +129,21 @@ async def main():
     await setup()
     pool = await asyncpg.create_pool(min_size=2, max_size=4)
     try:
-        tasks = [own_connection(i) for i in range(CONNS)]
-        tasks += [pooled(pool, k) for k in range(1, 9)]
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for r in results:
-            if isinstance(r, Exception) and not isinstance(r, AssertionError):
+        tasks = [asyncio.create_task(own_connection(i)) for i in range(CONNS)]
+        tasks += [asyncio.create_task(pooled(pool, k)) for k in range(1, 9)]
+        done, pending = await asyncio.wait(tasks, timeout=150)
+        for t in pending:
+            failures.append(f"a task hangs: {t.get_stack()!r}")
+            t.print_stack(file=sys.stdout)
+        for t in done:
+            r = t.exception()
+            if r is not None and not isinstance(r, AssertionError):
                 failures.append(f"{type(r).__name__}: {r}")
+        if pending:
+            for f in failures:
+                print("FAIL:", f)
+            sys.stdout.flush()
+            os._exit(1)
     finally:
         await pool.close()
     if failures:

@@ -78,6 +78,26 @@ def worker(i):
                                      prepare=True)
                 check(f"{app} pipeline", (cur1.fetchone()[0], cur2.fetchone()[0]),
                       (app, app))
+        # A server-side cursor (DECLARE, FETCH) inside a transaction.
+        with c.transaction():
+            with c.cursor(name=f"big_{i}") as cur:
+                cur.itersize = 100
+                cur.execute("SELECT g FROM generate_series(1, 1000) g")
+                check(f"{app} named cursor sum", sum(r[0] for r in cur), 500500)
+        # COPY in both directions.
+        with c.cursor().copy("COPY drv_py_log (who, n) FROM STDIN") as cp:
+            for j in range(300):
+                cp.write_row((100 + i, j))
+        got = c.execute("SELECT count(*) FROM drv_py_log WHERE who = %s",
+                        (100 + i,)).fetchone()[0]
+        check(f"{app} copied rows", got, 300)
+        out = bytearray()
+        with c.cursor().copy(
+                f"COPY (SELECT n FROM drv_py_log WHERE who = {100 + i} ORDER BY n)"
+                " TO STDOUT") as cp:
+            for block in cp:
+                out += block
+        check(f"{app} COPY TO STDOUT lines", len(bytes(out).splitlines()), 300)
         c.execute("DEALLOCATE s1")
         # Gone for this client, whatever other clients prepared as s1.
         try:

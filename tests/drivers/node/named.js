@@ -58,6 +58,21 @@ async function worker(i) {
       r = await c.query({ name: 'cnt', text: 'SELECT count(*)::int AS n FROM drv_node_rows WHERE who = $1', values: [i] });
       check(`${app} count after commit`, r.rows[0].n, n + 1);
     }
+    // An error inside a transaction: ROLLBACK, and the client goes on.
+    await c.query('BEGIN');
+    await c.query({ name: 'ins', text: 'INSERT INTO drv_node_rows VALUES ($1, $2)', values: [i, -1] });
+    let failed = null;
+    try {
+      await c.query({ name: 'boom', text: 'SELECT 1 / $1::int AS x', values: [0] });
+    } catch (e) {
+      failed = e.code;
+    }
+    check(`${app} division by zero`, failed, '22012');
+    await c.query('ROLLBACK');
+    const r = await c.query({ name: 'cnt', text: 'SELECT count(*)::int AS n FROM drv_node_rows WHERE who = $1', values: [i] });
+    check(`${app} count after rollback`, r.rows[0].n, ROUNDS);
+    const again = await c.query({ name: 'boom', text: 'SELECT 1 / $1::int AS x', values: [1] });
+    check(`${app} statement after its error`, again.rows[0].x, 1);
   } finally {
     await c.end();
   }
