@@ -13,6 +13,8 @@ mod raw;
 #[path = "txpool/sqlprep.rs"]
 mod sqlprep;
 mod support;
+#[path = "txpool/unpin.rs"]
+mod unpin;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

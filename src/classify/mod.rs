@@ -99,7 +99,18 @@ fn combine(mut parts: Vec<Classification>) -> Classification {
             .pop()
             .unwrap_or_else(|| Classification::of(Class::Read));
     }
-    let pin = parts.iter().find_map(|p| p.pin);
+    let mut pins: Vec<Pin> = Vec::new();
+    for p in parts.iter().flat_map(|p| p.pins()) {
+        if !pins.contains(&p) {
+            pins.push(p);
+        }
+    }
+    let pin = pins.first().copied();
+    let more_pins = pins.get(1..).unwrap_or_default().to_vec();
+    let unpins = parts
+        .iter()
+        .flat_map(|p| p.unpins.iter().copied())
+        .collect();
     let first_write = parts.iter().find_map(|p| match p.class {
         Class::Write(r) => Some(r),
         _ => None,
@@ -112,6 +123,8 @@ fn combine(mut parts: Vec<Classification>) -> Classification {
     Classification {
         class,
         pin,
+        unpins,
+        more_pins,
         hint: None,
         execute: None,
         parts: parts.into_iter().map(|p| p.class).collect(),

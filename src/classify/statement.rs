@@ -120,7 +120,13 @@ pub(super) fn classify_statement(stmt: &Statement, functions: &FunctionTable) ->
         // one backend, so moving through a cursor is a read.
         Statement::Fetch { into: None, .. } => Classification::of(Class::Read),
         Statement::Close {
-            cursor: CloseCursor::All | CloseCursor::Specific { .. },
+            cursor: CloseCursor::All,
+        } => Classification {
+            unpins: vec![Pin::HoldCursor],
+            ..Classification::of(Class::Read)
+        },
+        Statement::Close {
+            cursor: CloseCursor::Specific { .. },
         } => Classification::of(Class::Read),
 
         Statement::Copy {
@@ -135,6 +141,10 @@ pub(super) fn classify_statement(stmt: &Statement, functions: &FunctionTable) ->
         Statement::Copy { .. } => Classification::write(WriteReason::Copy),
 
         Statement::LISTEN { .. } => Classification::write(WriteReason::Notify).pinned(Pin::Listen),
+        Statement::UNLISTEN { channel } if channel.value == "*" => Classification {
+            unpins: vec![Pin::Listen],
+            ..Classification::write(WriteReason::Notify)
+        },
         Statement::UNLISTEN { .. } | Statement::NOTIFY { .. } => {
             Classification::write(WriteReason::Notify)
         }
@@ -273,7 +283,16 @@ fn execute(name: &ObjectName, parameters: &[Expr], functions: &FunctionTable) ->
 fn from_scan(found: Scan, otherwise: Class) -> Classification {
     Classification {
         pin: found.pin,
+        unpins: unpins(found),
         ..Classification::of(found.reason.map_or(otherwise, Class::Write))
+    }
+}
+
+fn unpins(found: Scan) -> Vec<Pin> {
+    if found.unlock_all {
+        vec![Pin::AdvisoryLock]
+    } else {
+        Vec::new()
     }
 }
 
@@ -284,8 +303,10 @@ fn write_with_scan(
     stmt: &Statement,
     functions: &FunctionTable,
 ) -> Classification {
+    let found = scan(stmt, functions);
     Classification {
-        pin: scan(stmt, functions).pin,
+        pin: found.pin,
+        unpins: unpins(found),
         ..Classification::write(reason)
     }
 }
@@ -301,13 +322,24 @@ fn temp_ddl(temporary: bool) -> Classification {
 
 /// Combines parts of one statement (e.g. several DECLAREs): any write wins.
 fn merge_write(acc: Classification, next: Classification) -> Classification {
-    let pin = acc.pin.or(next.pin);
+    let mut pins: Vec<Pin> = Vec::new();
+    for p in acc.pins().chain(next.pins()) {
+        if !pins.contains(&p) {
+            pins.push(p);
+        }
+    }
+    let pin = pins.first().copied();
+    let more_pins = pins.get(1..).unwrap_or_default().to_vec();
+    let mut unpins = acc.unpins;
+    unpins.extend(next.unpins);
     let class = match (acc.class, next.class) {
         (Class::Write(r), _) | (_, Class::Write(r)) => Class::Write(r),
         (a, _) => a,
     };
     Classification {
         pin,
+        unpins,
+        more_pins,
         ..Classification::of(class)
     }
 }

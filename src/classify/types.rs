@@ -194,6 +194,13 @@ pub struct Classification {
     pub class: Class,
     /// Set when the session must stay on the primary afterwards.
     pub pin: Option<Pin>,
+    /// Pins this text ends: `UNLISTEN *` (Listen), `pg_advisory_unlock_all()`
+    /// (AdvisoryLock), `CLOSE ALL` (HoldCursor). asyncpg's reset of a pooled
+    /// connection sends all three.
+    pub unpins: Vec<Pin>,
+    /// Further pins of a text with several statements that pin differently
+    /// (`pin` holds the first), so ending one does not end the others.
+    pub more_pins: Vec<Pin>,
     /// Routing hint found in the leading comments.
     pub hint: Option<Hint>,
     /// `EXECUTE name` (case-folded): the proxy should use the class it
@@ -210,6 +217,8 @@ impl Classification {
         Classification {
             class,
             pin: None,
+            unpins: Vec::new(),
+            more_pins: Vec::new(),
             hint: None,
             execute: None,
             parts: Vec::new(),
@@ -219,6 +228,11 @@ impl Classification {
     /// Shorthand for `Classification::of(Class::Write(reason))`.
     pub fn write(reason: WriteReason) -> Self {
         Self::of(Class::Write(reason))
+    }
+
+    /// Every pin, `pin` first.
+    pub fn pins(&self) -> impl Iterator<Item = Pin> + '_ {
+        self.pin.into_iter().chain(self.more_pins.iter().copied())
     }
 
     /// Builder-style pin setter.

@@ -25,6 +25,8 @@ use super::types::{Pin, WriteReason};
 pub(super) struct Scan {
     pub reason: Option<WriteReason>,
     pub pin: Option<Pin>,
+    /// `pg_advisory_unlock_all()` is called: every session lock is released.
+    pub unlock_all: bool,
 }
 
 /// Scans any AST node.
@@ -63,6 +65,7 @@ impl Walker<'_> {
             if builtin::SESSION_ADVISORY_LOCKS.contains(&func.as_ref()) {
                 self.pin(Pin::AdvisoryLock);
             }
+            self.found.unlock_all |= func == "pg_advisory_unlock_all";
             return;
         }
         match self.functions.verdict(schema, &func) {

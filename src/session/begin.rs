@@ -28,7 +28,7 @@ impl Session {
         if !plain_begin
             || self.tx != TxStatus::Idle
             || self.deferred_begin.is_some()
-            || self.tracked.pin.is_some()
+            || self.tracked.pinned()
             || self.tracked.read_only_default()
             || !idle(&self.primary)
             || !idle(&self.replica)

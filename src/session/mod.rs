@@ -62,7 +62,9 @@ pub struct Pending {
 #[derive(Debug, Default)]
 pub struct Effect {
     pub commands: Vec<SessionCmd>,
-    pub pin: Option<Pin>,
+    pub pins: Vec<Pin>,
+    /// Pins it ends (UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL).
+    pub unpins: Vec<Pin>,
     /// Protocol statements (content hashes) the request parsed: if it
     /// fails, the connection only may have them.
     pub parsed: Vec<u64>,
@@ -228,7 +230,7 @@ impl Session {
             } else {
                 self.tx_slot
             },
-            pinned: self.tracked.pin.is_some(),
+            pinned: self.tracked.pinned(),
             read_only_default: self.tracked.read_only_default(),
             replica_usable: held_readable || any_readable,
             replicas_lagging: lagging,
@@ -408,7 +410,7 @@ impl Session {
     /// reset first.
     fn release_all(&mut self) {
         let lifetime = self.lifetime();
-        let as_is = self.tracked.pin.is_none() && !self.tracked.untracked;
+        let as_is = !self.tracked.pinned() && !self.tracked.untracked;
         for slot in [Slot::Primary, Slot::Replica] {
             if let Some(h) = self.take(slot) {
                 let done =

@@ -183,17 +183,27 @@ impl Session {
             release_other |= self.tracked.record(cmd, &mut held.conn);
         }
         held.synced = None;
-        if effect.pin == Some(Pin::Setting) && !self.transaction_pooling() {
+        if effect.pins.contains(&Pin::Setting) && !self.transaction_pooling() {
             // A session keeps its connections in session mode: the setting
             // stays where it ran (pg_dump's `set_config(name, …) FROM
             // pg_settings`), and only the way back to the pool resets it.
             self.tracked.untracked = true;
-        } else if let Some(pin) = effect.pin {
-            if self.tracked.pin.is_none() {
-                tracing::debug!(?pin, "session pinned to the primary");
-                self.shared.metrics.pinned(pin);
+        } else {
+            let was = self.tracked.pinned();
+            // Ended first: a text that pins and unpins stays pinned.
+            self.tracked.pins.retain(|p| !effect.unpins.contains(p));
+            for pin in effect.pins {
+                if !self.tracked.pinned() {
+                    tracing::debug!(?pin, "session pinned to the primary");
+                    self.shared.metrics.pinned(pin);
+                }
+                if !self.tracked.pins.contains(&pin) {
+                    self.tracked.pins.push(pin);
+                }
             }
-            self.tracked.pin = Some(pin);
+            if was && !self.tracked.pinned() {
+                tracing::debug!("session unpinned: transaction pooling resumes");
+            }
         }
         if release_other {
             // DISCARD ALL: the other connection still carries the old state.

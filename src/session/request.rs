@@ -88,12 +88,13 @@ fn effect_of(c: &Classification) -> Option<Box<Effect>> {
     };
     push(&c.class);
     c.parts.iter().for_each(&mut push);
-    if commands.is_empty() && c.pin.is_none() {
+    if commands.is_empty() && c.pin.is_none() && c.unpins.is_empty() {
         return None;
     }
     Some(Box::new(Effect {
         commands,
-        pin: c.pin,
+        pins: c.pins().collect(),
+        unpins: c.unpins.clone(),
         parsed: Vec::new(),
     }))
 }
@@ -102,7 +103,8 @@ fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
     if let Some(f) = from {
         let e = into.get_or_insert_with(Default::default);
         e.commands.extend(f.commands);
-        e.pin = e.pin.or(f.pin);
+        e.pins.extend(f.pins);
+        e.unpins.extend(f.unpins);
         e.parsed.extend(f.parsed);
     }
 }

@@ -50,7 +50,10 @@ pub struct Tracked {
     startup: Vec<Setting>,
     pub settings: Vec<Setting>,
     pub statements: HashMap<String, Prepared>,
-    pub pin: Option<Pin>,
+    /// What keeps the session on its primary connection (each reason
+    /// ends on its own: UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL,
+    /// DISCARD TEMP; DISCARD ALL ends them all).
+    pub pins: Vec<Pin>,
     /// Session mode: state was changed that cannot be replayed (an untracked
     /// `set_config`), so the connections are reset when the session ends.
     pub untracked: bool,
@@ -130,6 +133,10 @@ impl Tracked {
         }
     }
 
+    pub fn pinned(&self) -> bool {
+        !self.pins.is_empty()
+    }
+
     pub fn read_only_default(&self) -> bool {
         self.settings
             .iter()
@@ -202,10 +209,13 @@ impl Tracked {
                 conn.applied.clear();
                 self.generation += 1;
             }
+            SessionCmd::Discard(DiscardKind::Temp) => {
+                self.pins.retain(|p| *p != Pin::TempTable);
+            }
             SessionCmd::Discard(DiscardKind::All) => {
                 self.settings = self.startup.clone();
                 self.statements.clear();
-                self.pin = None;
+                self.pins.clear();
                 self.untracked = false;
                 conn.applied.clear();
                 conn.prepared.clear();

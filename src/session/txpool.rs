@@ -31,7 +31,7 @@ impl Session {
         if !self.transaction_pooling() || self.tx != TxStatus::Idle {
             return;
         }
-        if slot == Slot::Primary && self.tracked.pin.is_some() {
+        if slot == Slot::Primary && self.tracked.pinned() {
             return;
         }
         if st.open == Some(slot) || st.copy_in == Some(slot) {

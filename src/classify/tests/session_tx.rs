@@ -344,3 +344,33 @@ fn pg_dump_transaction_modes() {
         (got.class != *want).then(|| format!("{sql:?}: want {want:?}, got {:?}", got.class))
     });
 }
+
+#[test]
+fn what_ends_a_pin() {
+    use super::super::Pin;
+    assert_eq!(c("UNLISTEN *").unpins, vec![Pin::Listen]);
+    assert!(c("UNLISTEN chan").unpins.is_empty());
+    assert_eq!(c("CLOSE ALL").unpins, vec![Pin::HoldCursor]);
+    assert!(c("CLOSE cur").unpins.is_empty());
+    assert_eq!(
+        c("SELECT pg_advisory_unlock_all()").unpins,
+        vec![Pin::AdvisoryLock]
+    );
+    assert!(c("SELECT pg_advisory_unlock(1)").unpins.is_empty());
+    // asyncpg's reset of a pooled connection, as one simple query.
+    let reset = c("SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;");
+    for pin in [Pin::AdvisoryLock, Pin::HoldCursor, Pin::Listen] {
+        assert!(reset.unpins.contains(&pin), "{reset:?}");
+    }
+    assert_eq!(reset.pin, None);
+}
+
+#[test]
+fn every_pin_of_a_multi_statement_text_is_kept() {
+    use super::super::Pin;
+    let got = c("LISTEN a; SELECT pg_advisory_lock(1); LISTEN b");
+    assert_eq!(
+        got.pins().collect::<Vec<_>>(),
+        vec![Pin::Listen, Pin::AdvisoryLock]
+    );
+}

@@ -1,0 +1,58 @@
+//! asyncpg resets a pooled connection on release with
+//! `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`: that ends
+//! LISTEN, session advisory lock and WITH HOLD cursor pins, so transaction
+//! pooling resumes instead of the session keeping its connection forever.
+//! A temporary table still pins (only DISCARD TEMP / ALL end it).
+
+use std::time::Duration;
+
+use crate::support::*;
+
+const ASYNCPG_RESET: &str = "SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;";
+
+#[tokio::test]
+async fn asyncpg_reset_ends_listen_lock_and_cursor_pins() {
+    let p = proxy_with(|c| {
+        crate::transaction_mode(1)(c);
+        c.pool.checkout_timeout = Duration::from_millis(800);
+    })
+    .await;
+    let c = p.client().await;
+    c.batch_execute(
+        "LISTEN tp_chan; SELECT pg_advisory_lock(4242);
+         BEGIN; DECLARE tp_cur CURSOR WITH HOLD FOR SELECT 1; COMMIT",
+    )
+    .await
+    .unwrap();
+    assert!(metric(&p, "pgsplit_pinned_sessions_total").await >= 1);
+    let blocked = p.client().await;
+    let e = blocked
+        .batch_execute("/* pgsplit:primary */ SELECT 1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&e),
+        "53300",
+        "pinned: the only primary connection is taken"
+    );
+    // UNLISTEN * alone leaves the lock and the cursor: still pinned.
+    c.batch_execute("UNLISTEN *").await.unwrap();
+    let e = blocked
+        .batch_execute("/* pgsplit:primary */ SELECT 2")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "53300");
+    c.batch_execute(ASYNCPG_RESET).await.unwrap();
+    blocked
+        .batch_execute("/* pgsplit:primary */ SELECT 3")
+        .await
+        .expect("after the reset the connection is shared again");
+    // The lock really is gone: another session takes it at once.
+    let got: bool = blocked
+        .query_one("SELECT pg_try_advisory_xact_lock(4242)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(got);
+    p.stop().await;
+}
