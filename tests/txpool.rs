@@ -13,6 +13,8 @@ mod raw;
 #[path = "txpool/sqlprep.rs"]
 mod sqlprep;
 mod support;
+#[path = "txpool/tx_settings.rs"]
+mod tx_settings;
 #[path = "txpool/unpin.rs"]
 mod unpin;
 

@@ -65,6 +65,8 @@ pub struct Effect {
     pub pins: Vec<Pin>,
     /// Pins it ends (UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL).
     pub unpins: Vec<Pin>,
+    /// It ends a transaction by ROLLBACK.
+    pub rollback: bool,
     /// Protocol statements (content hashes) the request parsed: if it
     /// fails, the connection only may have them.
     pub parsed: Vec<u64>,

@@ -37,7 +37,9 @@ impl Session {
         let idle = held.outstanding == 0;
         let conn = &mut *held.conn;
         let mut params = Vec::new();
-        let mut done: Vec<Box<Effect>> = Vec::new();
+        // Per ReadyForQuery: what the request changed, whether the
+        // transaction is still open, and how one that ended ended.
+        let mut done: Vec<(Option<Box<Effect>>, bool, Option<bool>)> = Vec::new();
         let mut pos = 0;
         loop {
             // The proxy's own request: every reply is read whole and none
@@ -87,13 +89,14 @@ impl Session {
                             let pending = held.pending.pop_front();
                             let own = pending.as_ref().is_some_and(|p| p.own_sync);
                             forward = !own;
+                            let mut succeeded = None;
                             if let Some(super::Pending {
                                 effect: Some(effect),
                                 ..
                             }) = pending
                             {
                                 if !held.failed {
-                                    done.push(effect);
+                                    succeeded = Some(effect);
                                 } else {
                                     // Statements after the error were skipped.
                                     for h in &effect.parsed {
@@ -101,6 +104,15 @@ impl Session {
                                     }
                                 }
                             }
+                            // SET is transactional: a transaction that ends
+                            // commits only from `T`, without an error, and
+                            // not by ROLLBACK.
+                            let rollback = succeeded.as_ref().is_some_and(|e| e.rollback);
+                            let ended = (conn.tx != TxStatus::Idle && status == TxStatus::Idle)
+                                .then(|| {
+                                    conn.tx == TxStatus::InTransaction && !held.failed && !rollback
+                                });
+                            done.push((succeeded, status != TxStatus::Idle, ended));
                             held.failed = false;
                             if status == TxStatus::Idle && held.lsn_due {
                                 held.lsn_due = false;
@@ -162,15 +174,36 @@ impl Session {
         for (k, v) in params {
             conn.set_param(&k, &v);
         }
-        for effect in done {
-            self.apply(slot, *effect);
+        for (effect, in_tx, ended) in done {
+            if let Some(effect) = effect {
+                self.apply(slot, *effect, in_tx);
+            }
+            if let Some(committed) = ended {
+                self.end_transaction(slot, committed);
+            }
         }
         self.release_if_done(st, slot);
         Ok(())
     }
 
-    /// Records what a request that succeeded on `slot` changed.
-    fn apply(&mut self, slot: Slot, effect: Effect) {
+    /// Settings changed inside a transaction count once it commits.
+    fn end_transaction(&mut self, slot: Slot, committed: bool) {
+        let pending = std::mem::take(&mut self.tracked.in_tx);
+        let held = match slot {
+            Slot::Primary => self.primary.as_mut(),
+            Slot::Replica => self.replica.as_mut(),
+        };
+        if let (true, Some(held)) = (committed, held) {
+            for cmd in &pending {
+                self.tracked.record(cmd, &mut held.conn);
+            }
+            held.synced = None;
+        }
+    }
+
+    /// Records what a request that succeeded on `slot` changed (settings
+    /// changed inside a transaction wait for its end).
+    fn apply(&mut self, slot: Slot, effect: Effect, in_tx: bool) {
         let held = match slot {
             Slot::Primary => self.primary.as_mut(),
             Slot::Replica => self.replica.as_mut(),
@@ -179,8 +212,12 @@ impl Session {
             return;
         };
         let mut release_other = false;
-        for cmd in &effect.commands {
-            release_other |= self.tracked.record(cmd, &mut held.conn);
+        if in_tx {
+            self.tracked.in_tx.extend(effect.commands.iter().cloned());
+        } else {
+            for cmd in &effect.commands {
+                release_other |= self.tracked.record(cmd, &mut held.conn);
+            }
         }
         held.synced = None;
         if effect.pins.contains(&Pin::Setting) && !self.transaction_pooling() {
@@ -239,6 +276,7 @@ impl Session {
         let was_open = st.open == Some(slot);
         if in_tx {
             self.tx = TxStatus::Idle;
+            self.tracked.in_tx.clear();
         }
         for _ in 0..owed {
             self.reply_error("08006", &message, true);

@@ -20,7 +20,7 @@ use super::sync::Prep;
 use super::{Effect, Session, SessionError, Slot};
 use crate::admin::metrics;
 use crate::backend::statements;
-use crate::classify::{Class, Classification, Hint, SessionCmd, WriteReason};
+use crate::classify::{Class, Classification, Hint, SessionCmd, TxCmd, WriteReason};
 use crate::protocol::{messages, tag, ProtocolError, TxStatus};
 use crate::route::{self, Decision, Reason};
 
@@ -88,13 +88,16 @@ fn effect_of(c: &Classification) -> Option<Box<Effect>> {
     };
     push(&c.class);
     c.parts.iter().for_each(&mut push);
-    if commands.is_empty() && c.pin.is_none() && c.unpins.is_empty() {
+    let is_rollback = |class: &Class| matches!(class, Class::Transaction(TxCmd::Rollback));
+    let rollback = is_rollback(&c.class) || c.parts.iter().any(is_rollback);
+    if commands.is_empty() && c.pin.is_none() && c.unpins.is_empty() && !rollback {
         return None;
     }
     Some(Box::new(Effect {
         commands,
         pins: c.pins().collect(),
         unpins: c.unpins.clone(),
+        rollback,
         parsed: Vec::new(),
     }))
 }
@@ -105,6 +108,7 @@ fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
         e.commands.extend(f.commands);
         e.pins.extend(f.pins);
         e.unpins.extend(f.unpins);
+        e.rollback |= f.rollback;
         e.parsed.extend(f.parsed);
     }
 }

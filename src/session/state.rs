@@ -54,6 +54,9 @@ pub struct Tracked {
     /// ends on its own: UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL,
     /// DISCARD TEMP; DISCARD ALL ends them all).
     pub pins: Vec<Pin>,
+    /// Settings changed inside the open transaction: recorded when it
+    /// commits, forgotten when it rolls back (the server undoes them).
+    pub in_tx: Vec<SessionCmd>,
     /// Session mode: state was changed that cannot be replayed (an untracked
     /// `set_config`), so the connections are reset when the session ends.
     pub untracked: bool,

@@ -1,0 +1,64 @@
+//! SET is transactional: a SET inside a transaction that rolls back is
+//! undone on the server, so the session must not carry it to the next
+//! connection; one inside a committed transaction stays.
+
+use tokio_postgres::SimpleQueryMessage;
+
+use crate::support::*;
+
+async fn show(c: &tokio_postgres::Client) -> String {
+    let rows = c.simple_query("SHOW search_path").await.unwrap();
+    rows.iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn set_inside_a_rolled_back_transaction_is_undone() {
+    let p = proxy_with(crate::transaction_mode(2)).await;
+    let c = p.client().await;
+    let others: Vec<_> = [p.client().await, p.client().await].into();
+    let default = show(&c).await;
+    c.batch_execute("BEGIN; SET search_path = tp_rolled_back")
+        .await
+        .unwrap();
+    assert_eq!(show(&c).await, "tp_rolled_back", "inside the transaction");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    // A failed transaction ends in rollback too.
+    c.batch_execute("BEGIN").await.unwrap();
+    c.batch_execute("SET search_path = tp_failed")
+        .await
+        .unwrap();
+    assert!(c.batch_execute("SELECT 1/0").await.is_err());
+    c.batch_execute("COMMIT").await.unwrap();
+    for round in 0..10 {
+        // Others use the connections in between, so c moves around.
+        for o in &others {
+            o.batch_execute("SELECT 1").await.unwrap();
+        }
+        assert_eq!(show(&c).await, default, "round {round}");
+    }
+    c.batch_execute("BEGIN; SET search_path = tp_committed; COMMIT")
+        .await
+        .unwrap();
+    c.batch_execute("BEGIN").await.unwrap();
+    c.batch_execute("SET application_name = 'tp_kept'")
+        .await
+        .unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+    for round in 0..10 {
+        for o in &others {
+            o.batch_execute("SELECT 1").await.unwrap();
+        }
+        assert_eq!(show(&c).await, "tp_committed", "round {round}");
+        let rows = c
+            .query_one("SELECT current_setting('application_name')", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.get::<_, String>(0), "tp_kept", "round {round}");
+    }
+    p.stop().await;
+}
