@@ -118,6 +118,10 @@ pub fn body(buf: &[u8], start: usize, end: usize) -> &[u8] {
 }
 
 #[cfg(test)]
+#[path = "scan_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
