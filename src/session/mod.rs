@@ -9,6 +9,7 @@ pub mod client;
 pub mod fresh;
 pub mod greeting;
 pub mod handshake;
+mod limits;
 mod negotiate;
 mod relay;
 mod replies;
