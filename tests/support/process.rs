@@ -10,6 +10,7 @@ pub struct ProxyProcess {
     pub port: u16,
     pub admin_port: u16,
     config: PathBuf,
+    log: PathBuf,
 }
 
 fn free_port() -> u16 {
@@ -41,10 +42,10 @@ impl ProxyProcess {
         if let Err(e) = std::fs::write(&config, text) {
             panic!("writing {}: {e}", config.display());
         }
-        let stderr = if std::env::var_os("PGSPLIT_TEST_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
+        let log = config.with_extension("log");
+        let stderr = match std::fs::File::create(&log) {
+            Ok(f) => Stdio::from(f),
+            Err(e) => panic!("creating {}: {e}", log.display()),
         };
         let child = Command::new(env!("CARGO_BIN_EXE_pgsplit"))
             .arg("--config")
@@ -62,6 +63,7 @@ impl ProxyProcess {
             port,
             admin_port,
             config,
+            log,
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -94,6 +96,11 @@ impl ProxyProcess {
         }
     }
 
+    /// What the proxy wrote to stderr (its log, and any panic message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// Still running (not crashed)?
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -115,5 +122,9 @@ impl Drop for ProxyProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.config);
+        if std::thread::panicking() {
+            eprintln!("pgsplit's log:\n{}", self.log());
+        }
+        let _ = std::fs::remove_file(&self.log);
     }
 }
