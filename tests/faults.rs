@@ -431,7 +431,13 @@ async fn replica_disappears_during_select_only_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_during_a_write_load_loses_no_acknowledged_write() {
     let _serial = SERIAL.lock().await;
-    write_load::run().await;
+    write_load::run(pgsplit::config::PoolMode::Session).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_during_a_write_load_in_transaction_pooling() {
+    let _serial = SERIAL.lock().await;
+    write_load::run(pgsplit::config::PoolMode::Transaction).await;
 }
 
 /// Shared by the write load: how many of something.

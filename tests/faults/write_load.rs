@@ -1,5 +1,6 @@
 //! Failover during a write load: 8 writers insert uniquely numbered rows
-//! through the proxy in autocommit and keep a ledger of acknowledged
+//! through the proxy (half in autocommit, half in explicit transactions
+//! with an extended-protocol INSERT) and keep a ledger of acknowledged
 //! commits; the primary is killed, the proxy promotes the replica, the old
 //! primary comes back as it was. Every acknowledged row must be on the new
 //! primary, and no row begun after the kill may reach the old one.
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pgsplit::cluster::StopMode;
+use pgsplit::config::PoolMode;
 use pgsplit::topology::Role;
 use tokio_postgres::Client;
 
@@ -56,9 +58,22 @@ async fn writer(
         seq += 1;
         ledger.attempted.add();
         let ph = phase.load(Ordering::SeqCst);
-        let sql = format!("INSERT INTO ledger VALUES ({w}, {seq}, {ph})");
-        match tokio::time::timeout(Duration::from_secs(5), c.simple_query(&sql)).await {
-            Ok(Ok(_)) => {
+        let write = async {
+            if w % 2 == 0 {
+                // Autocommit, simple protocol.
+                let sql = format!("INSERT INTO ledger VALUES ({w}, {seq}, {ph})");
+                c.simple_query(&sql).await.map(drop)
+            } else {
+                // An explicit transaction, the INSERT over the extended
+                // protocol: acknowledged by its COMMIT.
+                c.simple_query("BEGIN").await?;
+                c.execute("INSERT INTO ledger VALUES ($1, $2, $3)", &[&w, &seq, &ph])
+                    .await?;
+                c.simple_query("COMMIT").await.map(drop)
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(5), write).await {
+            Ok(Ok(())) => {
                 acked.push(seq);
                 ledger.acknowledged.add();
                 client = Some(c);
@@ -83,7 +98,7 @@ fn rows(node: &pgsplit::cluster::Node, sql: &str) -> Vec<String> {
         .collect()
 }
 
-pub async fn run() {
+pub async fn run(pool_mode: PoolMode) {
     let cluster = private_cluster(Vec::new());
     let (old, new) = (cluster.primary().clone(), cluster.replicas()[0].clone());
     // Synchronous replication, set on the primary only (the replica, which
@@ -173,7 +188,7 @@ pub async fn run() {
         let stale = rows(&old, "SELECT count(*) FROM ledger WHERE phase >= 1");
         let on_old = rows(&old, "SELECT count(*) FROM ledger");
         println!(
-            "write-load failover: attempted {}, acknowledged {}, errors {} (+{} failed connects), \
+            "write-load failover ({pool_mode:?} pooling): attempted {}, acknowledged {}, errors {} (+{} failed connects), \
              lost {}; acknowledged before the kill {before_kill}; rows on the new primary {}, \
              on the old primary {} of which begun after the kill {}",
             ledger.attempted.get(),
