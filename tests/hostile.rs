@@ -1,5 +1,6 @@
 //! Hostile protocol input against the `pgsplit` binary: random and
-//! half-valid messages before and after authentication, from many clients.
+//! half-valid messages before, during and after authentication, from many
+//! clients.
 //! The proxy must not panic (its stderr is searched), must answer or close
 //! each one, and must serve a well-behaved client throughout.
 
@@ -53,27 +54,80 @@ fn hostile(rng: &mut StdRng) -> Vec<u8> {
     }
 }
 
-/// Sends `n` hostile messages (after logging in, or instead of a startup
-/// packet) and reads whatever comes back until the proxy closes or goes
-/// quiet. Never panics on the proxy's answer.
-async fn abuse(port: u16, seed: u64, login: bool) {
+/// A password-family message ('p') as SCRAM or md5 would send it, but
+/// broken: a bad mechanism, a lying inner length, random bytes.
+fn hostile_password(rng: &mut StdRng) -> Vec<u8> {
+    let junk: Vec<u8> = (0..rng.random_range(0..80)).map(|_| rng.random()).collect();
+    let body = match rng.random_range(0..4) {
+        0 => junk,
+        1 => {
+            let mut b = b"SCRAM-SHA-256\0".to_vec();
+            b.extend_from_slice(&rng.random::<u32>().to_be_bytes());
+            b.extend_from_slice(b"n,,n=,r=");
+            b.extend_from_slice(&junk);
+            b
+        }
+        2 => {
+            let mut b = b"SCRAM-SHA-256\0".to_vec();
+            let first = b"n,,n=app,r=abcdefghijkl";
+            b.extend_from_slice(&(first.len() as u32).to_be_bytes());
+            b.extend_from_slice(first);
+            b
+        }
+        _ => b"md5\xff\xfe\0".to_vec(),
+    };
+    frame(b'p', &body)
+}
+
+#[derive(Clone, Copy)]
+enum Stage {
+    /// Instead of (or with a junk) startup packet.
+    Startup,
+    /// During authentication, as a SCRAM or an md5 user.
+    Auth,
+    /// After logging in.
+    Session,
+}
+
+/// Sends hostile messages at `stage` and reads whatever comes back until
+/// the proxy closes or goes quiet. Never panics on the proxy's answer.
+async fn abuse(port: u16, seed: u64, stage: Stage) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut s = if login {
-        match raw::md5_session(port).await {
+    let mut s = match stage {
+        Stage::Session => match raw::md5_session(port).await {
             Ok(s) => s,
             Err(e) => panic!("login failed: {e}"),
-        }
-    } else {
-        TcpStream::connect(("127.0.0.1", port)).await.unwrap()
+        },
+        _ => TcpStream::connect(("127.0.0.1", port)).await.unwrap(),
     };
-    if !login && rng.random_bool(0.5) {
-        // A startup packet with random parameters.
-        let junk: String = (0..rng.random_range(0..40))
-            .map(|_| rng.random_range(1u8..128) as char)
-            .collect();
+    if let Stage::Auth = stage {
+        let user = if rng.random_bool(0.5) {
+            USER
+        } else {
+            "md5user"
+        };
         let _ = s
-            .write_all(&raw::startup_packet(&[("user", &junk), (&junk, "x")]))
+            .write_all(&raw::startup_packet(&[
+                ("user", user),
+                ("database", DATABASE),
+            ]))
             .await;
+        for _ in 0..rng.random_range(1..4) {
+            if s.write_all(&hostile_password(&mut rng)).await.is_err() {
+                break;
+            }
+        }
+    }
+    if let Stage::Startup = stage {
+        if rng.random_bool(0.5) {
+            // A startup packet with random parameters.
+            let junk: String = (0..rng.random_range(0..40))
+                .map(|_| rng.random_range(1u8..128) as char)
+                .collect();
+            let _ = s
+                .write_all(&raw::startup_packet(&[("user", &junk), (&junk, "x")]))
+                .await;
+        }
     }
     for _ in 0..rng.random_range(1..8) {
         if s.write_all(&hostile(&mut rng)).await.is_err() {
@@ -98,7 +152,10 @@ async fn hostile_input_never_crashes_the_proxy() {
         let mut good = raw::md5_session(port).await.unwrap();
         for round in 0..20u64 {
             let tasks: Vec<_> = (0..20u64)
-                .map(|i| tokio::spawn(abuse(port, round * 1000 + i, i % 2 == 0)))
+                .map(|i| {
+                    let stage = [Stage::Startup, Stage::Auth, Stage::Session][i as usize % 3];
+                    tokio::spawn(abuse(port, round * 1000 + i, stage))
+                })
                 .collect();
             for t in tasks {
                 t.await.unwrap();
