@@ -69,9 +69,12 @@ async fn cycles(port: u16, n: usize, ending: Ending) {
     }
 }
 
-/// Waits for the proxy to finish giving connections back, then samples.
-async fn settle(p: &ProxyProcess) -> (u64, usize) {
+/// Waits for the proxy to finish giving connections back (abandoned
+/// queries are cancelled and their connections closed in the background),
+/// up to 10 s or until its fds are back to `floor`, then samples.
+async fn settle(p: &ProxyProcess, floor: usize) -> (u64, usize) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    eventually(Duration::from_secs(10), || async { p.fds() <= floor }).await;
     (p.rss_kib(), p.fds())
 }
 
@@ -99,11 +102,11 @@ async fn ten_thousand_connections_leave_no_trace() {
     let port = p.port;
     let run = async {
         cycles(port, 1_000, Ending::Polite).await;
-        let (rss0, fds0) = settle(&p).await;
+        let (rss0, fds0) = settle(&p, 0).await;
         let t0 = Instant::now();
         cycles(port, 10_000, Ending::Polite).await;
         let took = t0.elapsed();
-        let (rss1, fds1) = settle(&p).await;
+        let (rss1, fds1) = settle(&p, fds0 + 2).await;
         println!(
             "10,000 cycles in {took:?}: RSS {rss0} → {rss1} KiB, fds {fds0} → {fds1}, \
              server connections {}",
@@ -134,10 +137,10 @@ async fn clients_vanishing_without_terminate_leave_no_trace() {
     let run = async {
         cycles(port, 300, Ending::Vanish).await;
         cycles(port, 40, Ending::MidQuery).await;
-        let (rss0, fds0) = settle(&p).await;
+        let (rss0, fds0) = settle(&p, 0).await;
         cycles(port, 2_000, Ending::Vanish).await;
         cycles(port, 200, Ending::MidQuery).await;
-        let (rss1, fds1) = settle(&p).await;
+        let (rss1, fds1) = settle(&p, fds0 + 2).await;
         println!(
             "2,000 vanished + 200 gone mid-query: RSS {rss0} → {rss1} KiB, fds {fds0} → {fds1}, \
              server connections {}",
