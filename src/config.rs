@@ -91,6 +91,18 @@ pub struct Listen {
     /// one (see [`Listen::worker_threads`]).
     #[serde(default)]
     pub workers: usize,
+    /// A wrong password is answered only after this long (the session's
+    /// own task waits; other clients are not held up).
+    #[serde(default = "defaults::auth_failure_delay", with = "humantime_serde")]
+    pub auth_failure_delay: Duration,
+    /// A client idle inside a transaction longer than this gets 25P03 and
+    /// is closed; its transaction is rolled back. None: no limit.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idle_in_transaction_timeout: Option<Duration>,
 }
 
 impl Listen {
@@ -458,7 +470,10 @@ mod defaults {
         Duration::from_secs(10)
     }
     pub fn max_message_size() -> usize {
-        256 * 1024 * 1024
+        64 * 1024 * 1024
+    }
+    pub fn auth_failure_delay() -> Duration {
+        Duration::from_millis(500)
     }
     pub fn shutdown_timeout() -> Duration {
         Duration::from_secs(30)
@@ -645,6 +660,27 @@ impl Config {
                     "[health] user {hu:?} is not in [[users]] and has no password"
                 ));
             }
+        }
+        if self.listen.max_message_size < 1024 {
+            return invalid("[listen] max_message_size must be at least 1024 bytes".into());
+        }
+        if self.listen.max_message_size > 1 << 30 {
+            return invalid(
+                "[listen] max_message_size must be at most 1 GiB (PostgreSQL's own limit)".into(),
+            );
+        }
+        if self.listen.max_clients == 0 {
+            return invalid("[listen] max_clients must be at least 1".into());
+        }
+        if self
+            .listen
+            .idle_in_transaction_timeout
+            .is_some_and(|d| d.is_zero())
+        {
+            return invalid(
+                "[listen] idle_in_transaction_timeout must be positive (leave it out for no limit)"
+                    .into(),
+            );
         }
         if self.pool.max_per_backend == 0 {
             return invalid("[pool] max_per_backend must be at least 1".into());

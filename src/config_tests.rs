@@ -302,3 +302,29 @@ fn debug_and_effective_config_never_show_secrets() {
         assert!(!shown.contains(secret), "{secret} shown in:\n{shown}");
     }
 }
+
+#[test]
+fn client_limits_have_defaults_and_bounds() {
+    let c = Config::parse(MINIMAL).unwrap();
+    assert_eq!(c.listen.max_message_size, 64 << 20);
+    assert_eq!(c.listen.auth_failure_delay, Duration::from_millis(500));
+    assert_eq!(c.listen.idle_in_transaction_timeout, None);
+    let with = |keys: &str| MINIMAL.replace("[admin]", &format!("{keys}\n[admin]"));
+    let c = Config::parse(&with(
+        "idle_in_transaction_timeout = \"30s\"\nauth_failure_delay = \"0s\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.listen.idle_in_transaction_timeout,
+        Some(Duration::from_secs(30))
+    );
+    assert!(c.listen.auth_failure_delay.is_zero());
+    let e = err(&with("idle_in_transaction_timeout = \"0s\""));
+    assert!(e.contains("idle_in_transaction_timeout"), "{e}");
+    let e = err(&with("max_message_size = 2147483648"));
+    assert!(e.contains("max_message_size"), "{e}");
+    let e = err(&with("max_message_size = 10"));
+    assert!(e.contains("max_message_size"), "{e}");
+    let e = err(&with("max_clients = 0"));
+    assert!(e.contains("max_clients"), "{e}");
+}

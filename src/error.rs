@@ -19,6 +19,8 @@ pub enum ClientError {
     Tls(String),
     #[error("session ended by a graceful shutdown")]
     Shutdown,
+    #[error("client idle in a transaction longer than idle_in_transaction_timeout")]
+    IdleInTransaction,
 }
 
 /// Something went wrong with a backend (PostgreSQL server) connection.

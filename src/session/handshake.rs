@@ -118,6 +118,9 @@ pub async fn handshake(client: ClientConn, shared: Arc<Shared>) -> Result<Outcom
         Err(AuthFailure::Rejected) => {
             shared.metrics.client_refused(Refusal::auth);
             tracing::info!("authentication failed");
+            // Slows password guessing; only this client's task waits.
+            let delay = shared.config.load().listen.auth_failure_delay;
+            tokio::time::sleep(delay).await;
             auth::rejected(&mut client.wbuf, &user);
             client.flush().await?;
             return Ok(Outcome::Done);

@@ -9,6 +9,7 @@ pub mod client;
 pub mod fresh;
 pub mod greeting;
 pub mod handshake;
+mod limits;
 mod negotiate;
 mod relay;
 mod replies;
@@ -89,6 +90,9 @@ pub struct Held {
     /// A request that may commit a write was sent: once the connection is
     /// idle again (committed), the session has a write to read back.
     pub lsn_due: bool,
+    /// A FATAL the server sent while answering: it is ending the
+    /// connection; the client hears of it once, when the connection closes.
+    pub fatal: Option<Box<crate::protocol::messages::ErrorFields>>,
 }
 
 /// Why a request could not get a backend connection.
@@ -335,6 +339,7 @@ impl Session {
             failed: false,
             synced: None,
             lsn_due: false,
+            fatal: None,
         };
         match slot {
             Slot::Primary => self.primary = Some(held),

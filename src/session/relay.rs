@@ -45,6 +45,8 @@ pub(super) struct Relay {
     pub lost_tx: Option<String>,
     /// When the oldest request still owed a ReadyForQuery was sent (metrics).
     pub sent_at: Option<Instant>,
+    /// `[listen] idle_in_transaction_timeout` when the session started.
+    pub idle_tx_limit: Option<std::time::Duration>,
 }
 
 pub(super) enum Flow {
@@ -59,6 +61,8 @@ enum Wake {
     Backend(Slot, std::io::Result<usize>),
     /// Draining, and this session owes nothing: tell the client and close.
     Drain,
+    /// Idle inside a transaction longer than the limit.
+    IdleInTransaction,
 }
 
 async fn read_held(h: &mut Option<Held>) -> std::io::Result<usize> {
@@ -81,7 +85,7 @@ impl Session {
         if matches!(
             result,
             Err(SessionError::Client(
-                ClientError::Protocol(_) | ClientError::Shutdown
+                ClientError::Protocol(_) | ClientError::Shutdown | ClientError::IdleInTransaction
             ))
         ) {
             // Best effort: the FATAL message explaining why we hang up.
@@ -94,8 +98,13 @@ impl Session {
     }
 
     async fn relay(&mut self) -> Result<(), SessionError> {
+        let (max_message, idle_tx_limit) = {
+            let config = self.shared.config.load();
+            let l = &config.listen;
+            (l.max_message_size, l.idle_in_transaction_timeout)
+        };
         let mut st = Relay {
-            client_scan: Scanner::new(self.shared.config.load().listen.max_message_size),
+            client_scan: Scanner::new(max_message),
             batch: BytesMut::new(),
             info: BatchInfo::default(),
             effect: None,
@@ -105,6 +114,7 @@ impl Session {
             copy_in: None,
             lost_tx: None,
             sent_at: None,
+            idle_tx_limit,
         };
         self.release_idle(&st);
         loop {
@@ -116,6 +126,7 @@ impl Session {
             self.shared.metrics.bytes_out(self.client.wbuf.len());
             self.client.flush().await?;
             let quiet = self.quiet(&st);
+            let idle_tx = self.idle_in_transaction_limit(&st);
             let Session {
                 client,
                 primary,
@@ -131,9 +142,11 @@ impl Session {
                 r = read_held(replica) => Wake::Backend(Slot::Replica, r),
                 r = client.stream.read_buf(&mut client.rbuf), if !blocked => Wake::Client(r),
                 _ = shared.drain.cancelled(), if quiet => Wake::Drain,
+                _ = super::limits::idle_timer(idle_tx) => Wake::IdleInTransaction,
             };
             match wake {
                 Wake::Drain => return Err(self.terminate_idle().into()),
+                Wake::IdleInTransaction => return Err(self.idle_in_transaction_expired().into()),
                 Wake::Client(Ok(0)) => return Err(ClientError::Closed.into()),
                 Wake::Client(Ok(n)) => self.shared.metrics.bytes_in(n),
                 Wake::Client(Err(e)) => return Err(ClientError::Io(e).into()),

@@ -155,7 +155,17 @@ impl Session {
                             tracing::warn!(backend = %conn.addr, error = %f, "backend error while idle");
                             forward = !matches!(f.severity.as_str(), "FATAL" | "PANIC");
                         }
-                        _ => held.failed = true,
+                        _ => {
+                            held.failed = true;
+                            // FATAL ends the server connection, not the
+                            // client's session: one ERROR per request owed
+                            // follows when the connection closes.
+                            let f = messages::error_fields(body);
+                            if matches!(f.severity.as_str(), "FATAL" | "PANIC") {
+                                forward = false;
+                                held.fatal = Some(Box::new(f));
+                            }
+                        }
                     }
                     if forward {
                         client.wbuf.extend_from_slice(&conn.rbuf[start..end]);
@@ -271,7 +281,19 @@ impl Session {
             .filter(|p| !p.swallow && !p.own_sync)
             .count();
         let in_tx = held.conn.tx != TxStatus::Idle;
-        let message = format!("pgsplit: lost the connection to backend {}", held.conn.addr);
+        let (code, message) = match &held.fatal {
+            Some(f) => (
+                f.code.clone(),
+                format!(
+                    "pgsplit: backend {} ended the connection: {}",
+                    held.conn.addr, f.message
+                ),
+            ),
+            None => (
+                "08006".to_owned(),
+                format!("pgsplit: lost the connection to backend {}", held.conn.addr),
+            ),
+        };
         drop(deadpool::managed::Object::take(held.conn));
         let was_open = st.open == Some(slot);
         if in_tx {
@@ -279,12 +301,12 @@ impl Session {
             self.tracked.in_tx.clear();
         }
         for _ in 0..owed {
-            self.reply_error("08006", &message, true);
+            self.reply_error(&code, &message, true);
         }
         if was_open {
             st.open = None;
             if owed == 0 {
-                self.reply_error("08006", &message, false);
+                self.reply_error(&code, &message, false);
                 st.skip_to_sync = true;
             }
         }

@@ -3,6 +3,9 @@
 //! and a fresh in-process proxy per test on port 0.
 #![allow(dead_code)]
 
+pub mod process;
+pub mod raw;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -206,6 +209,9 @@ pub async fn metric(p: &TestProxy, prefix: &str) -> u64 {
 
 /// A login role for the md5 tests (`[[users]] auth = "md5"` in the config).
 pub fn ensure_md5_user(c: &Cluster) {
+    // Concurrent CREATE ROLEs race on the catalog's unique index.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let sql = format!(
         "DO $$ BEGIN CREATE ROLE md5user LOGIN PASSWORD '{PASSWORD}'; \
          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
