@@ -249,13 +249,8 @@ pub async fn replica_caught_up() {
 /// A raw socket logged in as `md5user` (md5 by hand: tokio-postgres does
 /// not hand out its socket); the replies after AuthenticationOk are unread.
 pub async fn md5_login(port: u16) -> tokio::net::TcpStream {
-    ensure_md5_user(cluster());
-    md5_connect(port).await
-}
-
-/// [`md5_login`] once `md5user` is known to exist.
-pub async fn md5_connect(port: u16) -> tokio::net::TcpStream {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ensure_md5_user(cluster());
     let mut s = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
         Ok(s) => s,
         Err(e) => panic!("connect to the proxy: {e}"),
