@@ -82,11 +82,7 @@ impl Session {
                     .borrow()
                     .primary()
                     .map(|b| b.addr.clone())?;
-                let key = crate::pool::PoolKey {
-                    backend,
-                    user: self.user.name.clone(),
-                    database: self.database.clone(),
-                };
+                let key = self.pool_key(backend);
                 match self.shared.pools.checkout(&key, &self.user.backend).await {
                     Ok(mut conn) => conn.simple_query(LSN_QUERY).await,
                     Err(e) => {

@@ -321,11 +321,7 @@ impl Session {
                 ));
             }
         }
-        let key = PoolKey {
-            backend: topology.backends[backend].addr.clone(),
-            user: self.user.name.clone(),
-            database: self.database.clone(),
-        };
+        let key = self.pool_key(topology.backends[backend].addr.clone());
         // Boxed, like the other rare awaits on the relay's path, so the
         // session's own future (held by every idle client) stays small.
         let conn = Box::pin(self.shared.pools.checkout(&key, &self.user.backend)).await?;
@@ -346,6 +342,15 @@ impl Session {
             Slot::Replica => self.replica = Some(held),
         }
         Ok(())
+    }
+
+    /// The pool of this session's user and database on `backend`.
+    fn pool_key(&self, backend: Arc<str>) -> PoolKey {
+        PoolKey {
+            backend,
+            user: self.user.name.clone(),
+            database: self.database.clone(),
+        }
     }
 
     /// Reads this database's function volatility from the primary's
