@@ -15,9 +15,15 @@ use crate::config::Routing;
 
 pub struct Catalog {
     functions: RwLock<Arc<FunctionTable>>,
-    cache: Mutex<ClassifyCache>,
+    cache: Mutex<Cached>,
     fetched: Mutex<Option<Instant>>,
     fetching: AtomicBool,
+}
+
+/// The cache, and the buffer statement shapes are written into.
+struct Cached {
+    cache: ClassifyCache,
+    scratch: String,
 }
 
 impl Catalog {
@@ -26,7 +32,10 @@ impl Catalog {
             .with_overrides(&routing.read_functions, &routing.write_functions);
         Catalog {
             functions: RwLock::new(Arc::new(table)),
-            cache: Mutex::new(ClassifyCache::new(routing.cache_size)),
+            cache: Mutex::new(Cached {
+                cache: ClassifyCache::new(routing.cache_size),
+                scratch: String::new(),
+            }),
             fetched: Mutex::new(None),
             fetching: AtomicBool::new(false),
         }
@@ -35,35 +44,44 @@ impl Catalog {
     /// The classification of `sql`, and whether it came from the cache.
     /// Statements that differ only in literal values share one entry (their
     /// shape) unless their class carries values (session commands).
+    ///
+    /// A text with literals is looked up by its shape first (one lookup for
+    /// the common case), then as itself (session commands keep their values).
     pub fn classify(&self, sql: &str) -> (Arc<Classification>, bool) {
         let functions = self
             .functions
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(hit) = cache.get(sql, &functions) {
-            return (hit, true);
-        }
-        let shape = shape::shape(sql);
-        if let Some(key) = &shape {
-            if let Some(hit) = cache.get(key, &functions) {
+        let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let Cached { cache, scratch } = &mut *guard;
+        let shaped = shape::shape_into(sql, scratch);
+        if shaped {
+            if let Some(hit) = cache.get(scratch, &functions) {
                 return (hit, true);
             }
         }
-        drop(cache);
+        if let Some(hit) = cache.get(sql, &functions) {
+            return (hit, true);
+        }
+        let key = shaped.then(|| scratch.clone());
+        drop(guard);
         let class = Arc::new(classify(sql, &functions));
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        match shape {
-            Some(key) if value_free(&class) => cache.put(key, class.clone()),
-            _ => cache.put(sql.to_owned(), class.clone()),
+        let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        match key {
+            Some(key) if value_free(&class) => guard.cache.put(key, class.clone()),
+            _ => guard.cache.put(sql.to_owned(), class.clone()),
         }
         (class, false)
     }
 
     /// (hits, misses) of the classification cache.
     pub fn cache_stats(&self) -> (u64, u64) {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).stats()
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cache
+            .stats()
     }
 
     /// True (once) when the table should be (re)read now; the caller then

@@ -79,13 +79,24 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if matches!(cli.command, None | Some(Command::Run)) {
+    let workers = match cli.command {
         // A config that fails to load is reported below.
-        if let Ok(config) = pgsplit::config::Config::load(&cli.config) {
-            builder.worker_threads(config.listen.worker_threads());
+        None | Some(Command::Run) => pgsplit::config::Config::load(&cli.config)
+            .map(|c| c.listen.worker_threads())
+            .ok(),
+        _ => None,
+    };
+    // One worker: the current-thread scheduler, which skips the work-
+    // stealing machinery (measured: ~0.5 µs of proxy CPU per transaction).
+    let mut builder = match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
         }
-    }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -45,6 +45,24 @@ pub enum Reason {
     session,
 }
 
+impl Reason {
+    /// Every reason, in declaration order (`reason as usize` indexes it).
+    const ALL: [Reason; 12] = [
+        Reason::write,
+        Reason::read,
+        Reason::in_transaction,
+        Reason::read_only_tx,
+        Reason::hint,
+        Reason::volatile_function,
+        Reason::unparseable,
+        Reason::pinned,
+        Reason::lag,
+        Reason::freshness,
+        Reason::no_replica,
+        Reason::session,
+    ];
+}
+
 /// Why a client connection was turned away.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
@@ -115,6 +133,9 @@ pub struct Metrics {
     clients_refused: Family<RefusalLabels, Counter>,
     clients_waiting: Gauge,
     routed: Family<RouteLabels, Counter>,
+    /// The family's counters, resolved once: routing a statement is an
+    /// atomic add, not a label hash under the family's lock.
+    routed_by: [[Counter; Reason::ALL.len()]; 2],
     pinned: Family<PinLabels, Counter>,
     statement_seconds: Histogram,
     checkout_wait_seconds: Histogram,
@@ -154,6 +175,7 @@ impl Metrics {
             clients_refused: Family::default(),
             clients_waiting: Gauge::default(),
             routed: Family::default(),
+            routed_by: Default::default(),
             pinned: Family::default(),
             // 100 µs .. ~100 s
             statement_seconds: Histogram::new(exponential_buckets(0.0001, 4.0, 11)),
@@ -316,7 +338,19 @@ impl Metrics {
             h("1 once a graceful shutdown has begun"),
             m.draining.clone(),
         );
-        Metrics { registry: r, ..m }
+        let route = |target| {
+            Reason::ALL.map(|reason| {
+                m.routed
+                    .get_or_create(&RouteLabels { target, reason })
+                    .clone()
+            })
+        };
+        let routed_by = [route(Target::primary), route(Target::replica)];
+        Metrics {
+            registry: r,
+            routed_by,
+            ..m
+        }
     }
 
     /// A client connection was accepted; the guard marks it active until dropped.
@@ -334,9 +368,7 @@ impl Metrics {
 
     /// A statement or batch was routed.
     pub fn routed(&self, target: Target, reason: Reason) {
-        self.routed
-            .get_or_create(&RouteLabels { target, reason })
-            .inc();
+        self.routed_by[target as usize][reason as usize].inc();
     }
 
     /// A session became pinned to its primary connection.
@@ -495,6 +527,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_route_label_is_its_own_counter() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "Reason::ALL is out of order at {r:?}");
+        }
+        let m = Metrics::new();
+        m.routed(Target::primary, Reason::freshness);
+        m.routed(Target::primary, Reason::freshness);
+        let text = m.encode();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("pgsplit_statements_routed_total{") && !l.ends_with(" 0"))
+            .collect();
+        assert_eq!(
+            lines,
+            ["pgsplit_statements_routed_total{target=\"primary\",reason=\"freshness\"} 2"]
+        );
+    }
+
+    #[test]
     fn names_are_prefixed_and_counters_move() {
         let m = Metrics::new();
         m.routed(Target::replica, Reason::read);
@@ -509,6 +560,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pgsplit_client_bytes_received_total 10"));
+        assert!(text
+            .contains("pgsplit_statements_routed_total{target=\"primary\",reason=\"session\"} 0"));
         assert!(text.contains("pgsplit_client_connections_active 0"));
         assert!(text.ends_with("# EOF\n"));
     }

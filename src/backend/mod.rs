@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::error::BackendError;
 use crate::protocol::messages::{self, ErrorFields};
@@ -96,10 +96,7 @@ impl BackendConn {
     }
 
     pub async fn write_all(&mut self, data: &[u8]) -> Result<(), BackendError> {
-        let sent = match self.stream.write_all(data).await {
-            Ok(()) => self.stream.flush_tls().await,
-            Err(e) => Err(e),
-        };
+        let sent = self.stream.send_all(data).await;
         sent.map_err(|e| self.io_err(e))
     }
 

@@ -31,8 +31,42 @@ pub fn content_hash(content: &[u8]) -> u64 {
 }
 
 /// The server-side name of a protocol statement with this content.
-pub fn server_name(hash: u64) -> String {
-    format!("pgsplit_{hash:016x}")
+pub fn server_name(hash: u64) -> ServerName {
+    const PREFIX: &[u8] = b"pgsplit_";
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut b = [0u8; SERVER_NAME_LEN];
+    b[..PREFIX.len()].copy_from_slice(PREFIX);
+    for (i, d) in b[PREFIX.len()..].iter_mut().enumerate() {
+        *d = HEX[(hash >> (60 - 4 * i)) as usize & 0xf];
+    }
+    ServerName(b)
+}
+
+const SERVER_NAME_LEN: usize = "pgsplit_".len() + 16;
+
+/// `pgsplit_` and 16 hex digits, kept on the stack: it is written into
+/// every Bind of a prepared statement.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ServerName([u8; SERVER_NAME_LEN]);
+
+impl std::ops::Deref for ServerName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // ASCII by construction.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for ServerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl std::fmt::Debug for ServerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
 }
 
 pub struct Statements {
@@ -136,6 +170,11 @@ mod tests {
         assert_ne!(a, content_hash(b"SELECT 2\0\0\0"));
         assert!(server_name(a).starts_with("pgsplit_"));
         assert_eq!(server_name(a).len(), "pgsplit_".len() + 16);
+        assert_eq!(
+            &*server_name(0x0123_4567_89ab_cdef),
+            "pgsplit_0123456789abcdef"
+        );
+        assert_eq!(server_name(a).to_string(), format!("pgsplit_{a:016x}"));
     }
 
     #[test]

@@ -12,17 +12,50 @@
 /// starts with a NUL byte, which no Query text can contain, so a shape never
 /// collides with a real statement.
 pub fn shape(sql: &str) -> Option<String> {
-    if super::lexer::contains_ci(sql, "set_config") {
-        return None;
+    let mut out = String::new();
+    shape_into(sql, &mut out).then_some(out)
+}
+
+/// [`shape`] written into `out` (cleared first), so a caller on the hot
+/// path reuses one buffer; false when the text has no shape.
+pub fn shape_into(sql: &str, out: &mut String) -> bool {
+    out.clear();
+    shape_bytes(sql, out).is_some()
+}
+
+/// Bytes the scan stops at; everything else is copied as it is.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = true;
+        c += 1;
     }
+    t[b'-' as usize] = true;
+    t[b'/' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'$' as usize] = true;
+    t[b'_' as usize] = true;
+    t
+};
+
+/// One pass over the text: ordinary bytes are skipped through a table, so
+/// a typical statement costs a few instructions per byte (this runs on
+/// every Query whose exact text is not cached).
+fn shape_bytes(sql: &str, out: &mut String) -> Option<()> {
     let b = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len() + 1);
+    out.reserve(sql.len() + 1);
     out.push('\0');
     let mut replaced = false;
     let mut i = 0;
     let mut copied = 0;
     while i < b.len() {
         let c = b[i];
+        if !SPECIAL[c as usize] {
+            i += 1;
+            continue;
+        }
         let next = b.get(i + 1).copied();
         let end = match c {
             b'-' if next == Some(b'-') => {
@@ -36,12 +69,24 @@ pub fn shape(sql: &str) -> Option<String> {
                 i = sql[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
                 continue;
             }
-            // A quoted identifier is not a literal; skip it whole.
+            // A quoted identifier is not a literal; skip it whole (a quoted
+            // "set_config" is still that function).
             b'"' => {
-                i = b[i + 1..]
+                let close = b[i + 1..]
                     .iter()
                     .position(|&x| x == b'"')
-                    .map_or(b.len(), |p| i + 2 + p);
+                    .map_or(b.len(), |p| i + 1 + p);
+                if super::lexer::contains_ci(&sql[i + 1..close], "set_config") {
+                    return None;
+                }
+                i = close + 1;
+                continue;
+            }
+            b'_' => {
+                if is_set_config(b, i) {
+                    return None;
+                }
+                i += 1;
                 continue;
             }
             b'\'' => string_end(b, i)?,
@@ -83,7 +128,15 @@ pub fn shape(sql: &str) -> Option<String> {
         return None;
     }
     out.push_str(&sql[copied..]);
-    Some(out)
+    Some(())
+}
+
+/// `set_config` (any case) around the underscore at `i`.
+fn is_set_config(b: &[u8], i: usize) -> bool {
+    i >= 3
+        && b.len() >= i + 7
+        && b[i - 3..i].eq_ignore_ascii_case(b"set")
+        && b[i + 1..i + 7].eq_ignore_ascii_case(b"config")
 }
 
 fn word_char(c: Option<u8>) -> bool {
@@ -135,6 +188,15 @@ mod tests {
         // 'true' and 'false' there decide between a local and a session value.
         assert_eq!(shape("SELECT set_config('a.b', 'v', 'false')"), None);
         assert_eq!(shape("select SET_CONFIG('a.b', 'v', 'true') from t"), None);
+        assert_eq!(
+            shape("SELECT pg_catalog.set_config('a.b', 'v', false)"),
+            None
+        );
+        assert_eq!(shape("SELECT \"set_config\"('a.b', 'v', false)"), None);
+        // Only a call matters: the name inside a string or comment is text.
+        assert!(shape("SELECT 'set_config' -- set_config\n").is_some());
+        assert!(shape("SELECT my_config_id, 1").is_some());
+        assert!(shape("SELECT _set, set_, set_confi, 1").is_some());
     }
 
     #[test]

@@ -82,8 +82,7 @@ impl ClientConn {
 
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
-            self.stream.flush_tls().await?;
+            self.stream.send_all(&self.wbuf).await?;
             self.wbuf.clear();
         }
         Ok(())

@@ -54,11 +54,15 @@ impl Session {
 
     /// Marks the primary connection: once it is idle again, learn its WAL
     /// position.
-    pub(super) fn expect_write(&mut self, slot: Slot, classes: &[&Classification]) {
+    pub(super) fn expect_write<'c>(
+        &mut self,
+        slot: Slot,
+        classes: impl IntoIterator<Item = &'c Classification>,
+    ) {
         if slot != Slot::Primary || self.consistency() == Consistency::Eventual {
             return;
         }
-        if classes.iter().any(|c| may_write(c)) {
+        if classes.into_iter().any(may_write) {
             if let Some(h) = self.primary.as_mut() {
                 h.lsn_due = true;
             }

@@ -47,6 +47,10 @@ pub(super) struct Relay {
     pub sent_at: Option<Instant>,
     /// `[listen] idle_in_transaction_timeout` when the session started.
     pub idle_tx_limit: Option<std::time::Duration>,
+    /// Per ReadyForQuery relayed in one read: what the request changed,
+    /// whether a transaction is still open, and how one that ended ended
+    /// (kept to reuse its allocation).
+    pub done: Vec<(Option<Box<Effect>>, bool, Option<bool>)>,
 }
 
 pub(super) enum Flow {
@@ -115,8 +119,12 @@ impl Session {
             lost_tx: None,
             sent_at: None,
             idle_tx_limit,
+            done: Vec::new(),
         };
         self.release_idle(&st);
+        // Registered once, not per wake-up: an idle session polls it often.
+        let drain = self.shared.drain.clone().cancelled_owned();
+        tokio::pin!(drain);
         loop {
             let blocked = match self.process_client(&mut st).await? {
                 Flow::Terminate => return Ok(()),
@@ -131,17 +139,19 @@ impl Session {
                 client,
                 primary,
                 replica,
-                shared,
                 ..
             } = self;
             if client.rbuf.capacity() - client.rbuf.len() < 1024 {
                 client.rbuf.reserve(8 * 1024);
             }
+            // Biased: replies first (they free the client's next request),
+            // and no random branch order to compute on every wake-up.
             let wake = tokio::select! {
+                biased;
                 r = read_held(primary) => Wake::Backend(Slot::Primary, r),
                 r = read_held(replica) => Wake::Backend(Slot::Replica, r),
                 r = client.stream.read_buf(&mut client.rbuf), if !blocked => Wake::Client(r),
-                _ = shared.drain.cancelled(), if quiet => Wake::Drain,
+                _ = &mut drain, if quiet => Wake::Drain,
                 _ = super::limits::idle_timer(idle_tx) => Wake::IdleInTransaction,
             };
             match wake {
@@ -258,17 +268,15 @@ impl Session {
                     }
                     return Ok(None);
                 }
-                let frame = self.client.rbuf.split_to(end);
-                st.batch.extend_from_slice(&frame);
+                // The Sync/Flush leaves the client's buffer only once the
+                // batch is sent; until then a retry finds it there.
+                let keep = st.batch.len();
+                st.batch.extend_from_slice(&self.client.rbuf[..end]);
                 if let Some(flow) = self.flush_batch(st, usize::from(sync)).await? {
-                    // Not sent: put the Sync/Flush back for the retry.
-                    let keep = st.batch.len() - frame.len();
                     st.batch.truncate(keep);
-                    let mut back = BytesMut::from(&frame[..]);
-                    back.extend_from_slice(&self.client.rbuf);
-                    self.client.rbuf = back;
                     return Ok(Some(flow));
                 }
+                self.client.rbuf.advance(end);
             }
             tag::COPY_DATA | tag::COPY_DONE | tag::COPY_FAIL => {
                 let frame = self.client.rbuf.split_to(end);

@@ -37,9 +37,8 @@ impl Session {
         let idle = held.outstanding == 0;
         let conn = &mut *held.conn;
         let mut params = Vec::new();
-        // Per ReadyForQuery: what the request changed, whether the
-        // transaction is still open, and how one that ended ended.
-        let mut done: Vec<(Option<Box<Effect>>, bool, Option<bool>)> = Vec::new();
+        // See `Relay::done`.
+        let mut done = std::mem::take(&mut st.done);
         let mut pos = 0;
         loop {
             // The proxy's own request: every reply is read whole and none
@@ -79,12 +78,13 @@ impl Session {
                     let mut forward = true;
                     match t {
                         tag::READY_FOR_QUERY => {
-                            let status = body.first().and_then(|&b| TxStatus::from_byte(b)).ok_or(
-                                BackendError::Protocol {
+                            let status = body
+                                .first()
+                                .and_then(|&b| TxStatus::from_byte(b))
+                                .ok_or_else(|| BackendError::Protocol {
                                     addr: conn.addr.to_string(),
                                     source: ProtocolError::Malformed("ReadyForQuery"),
-                                },
-                            )?;
+                                })?;
                             held.outstanding = held.outstanding.saturating_sub(1);
                             let pending = held.pending.pop_front();
                             let own = pending.as_ref().is_some_and(|p| p.own_sync);
@@ -184,7 +184,7 @@ impl Session {
         for (k, v) in params {
             conn.set_param(&k, &v);
         }
-        for (effect, in_tx, ended) in done {
+        for (effect, in_tx, ended) in done.drain(..) {
             if let Some(effect) = effect {
                 self.apply(slot, *effect, in_tx);
             }
@@ -192,6 +192,7 @@ impl Session {
                 self.end_transaction(slot, committed);
             }
         }
+        st.done = done;
         self.release_if_done(st, slot);
         Ok(())
     }

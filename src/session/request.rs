@@ -45,6 +45,18 @@ pub(super) struct BatchInfo {
 }
 
 impl BatchInfo {
+    /// Empty again, keeping the allocations for the next batch.
+    fn clear(&mut self) {
+        self.classes.clear();
+        self.needs.clear();
+        self.parses.clear();
+        self.closes.clear();
+        self.unnamed = None;
+        self.unnamed_text = None;
+        self.sql.clear();
+        self.unnamed_used = false;
+    }
+
     fn fresh(&self) -> Vec<Fresh> {
         self.parses
             .iter()
@@ -64,7 +76,7 @@ impl BatchInfo {
     }
 
     /// The server name of a statement parsed earlier in this batch.
-    fn parsed(&self, name: &str) -> Option<String> {
+    fn parsed(&self, name: &str) -> Option<statements::ServerName> {
         self.parses
             .iter()
             .rev()
@@ -175,7 +187,7 @@ impl Session {
         };
         let mut frame = self.client.rbuf.split_to(end).freeze();
         self.note_route(decision, slot);
-        self.expect_write(slot, &[&routed]);
+        self.expect_write(slot, [&*routed]);
         self.send_deferred_begin(slot).await;
         let held = match slot {
             Slot::Primary => self.primary.as_mut(),
@@ -208,14 +220,21 @@ impl Session {
         Ok(None)
     }
 
-    /// Adds an extended-protocol message to the batch, noting what it needs.
+    /// Adds the extended-protocol message at the front of the client's
+    /// buffer (`end` bytes) to the batch, noting what it needs.
     pub(super) fn gather(
         &mut self,
         st: &mut Relay,
         t: u8,
         end: usize,
     ) -> Result<(), ProtocolError> {
-        let frame = self.client.rbuf.split_to(end);
+        // Read in place (copied into the batch once) instead of split off.
+        let gathered = self.gather_frame(st, t, &self.client.rbuf[..end]);
+        self.client.rbuf.advance(end);
+        gathered
+    }
+
+    fn gather_frame(&self, st: &mut Relay, t: u8, frame: &[u8]) -> Result<(), ProtocolError> {
         let body = &frame[5..];
         let malformed = |what| ProtocolError::Malformed(what);
         let info = &mut st.info;
@@ -235,19 +254,23 @@ impl Session {
                 }
                 let text = SqlLevel::wants_text(&class).then(|| sql.to_owned());
                 let name = name.to_owned();
+                let rewritten;
                 let frame = match sql_prepare::deallocate_text(&class, &self.tracked) {
-                    Some(sql) => rewrite::parse_sql(&frame, &sql).ok_or(malformed("Parse"))?,
+                    Some(sql) => {
+                        rewritten = rewrite::parse_sql(frame, &sql).ok_or(malformed("Parse"))?;
+                        &rewritten[..]
+                    }
                     None => frame,
                 };
                 if name.is_empty() {
                     info.unnamed = Some(class);
                     info.unnamed_text = text;
-                    st.batch.extend_from_slice(&frame);
+                    st.batch.extend_from_slice(frame);
                     return Ok(());
                 } else {
-                    let content = rewrite::parse_content(&frame).ok_or(malformed("Parse"))?;
+                    let content = rewrite::parse_content(frame).ok_or(malformed("Parse"))?;
                     let hash = statements::content_hash(content);
-                    let parse = rewrite::parse(&frame, &statements::server_name(hash))
+                    let parse = rewrite::parse(frame, &statements::server_name(hash))
                         .ok_or(malformed("Parse"))?
                         .freeze();
                     st.batch.extend_from_slice(&parse);
@@ -295,12 +318,11 @@ impl Session {
                     // server answers that it does not exist.
                     if let Some(server) = server {
                         let out = if t == tag::BIND {
-                            rewrite::bind(&frame, &server)
+                            rewrite::bind(&mut st.batch, frame, &server)
                         } else {
-                            rewrite::target(&frame, &server)
+                            rewrite::target(&mut st.batch, frame, &server)
                         };
-                        st.batch.extend_from_slice(&out.ok_or(malformed("Bind"))?);
-                        return Ok(());
+                        return out.ok_or(malformed("Bind"));
                     }
                 }
             }
@@ -309,16 +331,14 @@ impl Session {
                     if !name.is_empty() {
                         // The server statement stays cached for others.
                         info.closes.push(name.to_owned());
-                        let out = rewrite::target(&frame, statements::CLOSED)
-                            .ok_or(malformed("Close"))?;
-                        st.batch.extend_from_slice(&out);
-                        return Ok(());
+                        return rewrite::target(&mut st.batch, frame, statements::CLOSED)
+                            .ok_or(malformed("Close"));
                     }
                 }
             }
             _ => {}
         }
-        st.batch.extend_from_slice(&frame);
+        st.batch.extend_from_slice(frame);
         Ok(())
     }
 
@@ -410,41 +430,42 @@ impl Session {
             Prep::Busy => return Ok(Some(Flow::Blocked)),
             Prep::Failed(e) => {
                 st.batch.clear();
-                st.info = BatchInfo::default();
+                st.info.clear();
                 st.effect = None;
                 self.request_failed(st, &e, owed > 0);
                 return Ok(None);
             }
         };
         self.note_route(decision, slot);
-        let classes: Vec<&Classification> = st.info.classes.iter().map(|c| &**c).collect();
-        self.expect_write(slot, &classes);
+        self.expect_write(slot, st.info.classes.iter().map(|c| &**c));
         self.send_deferred_begin(slot).await;
-        let info = std::mem::take(&mut st.info);
+        // Drained, not taken: the batch info keeps its allocations.
+        let info = &mut st.info;
         let held = match slot {
             Slot::Primary => self.primary.as_mut(),
             Slot::Replica => self.replica.as_mut(),
         };
         if let Some(held) = held {
             let conn = &mut *held.conn;
-            for (name, hash, parse, class) in info.parses {
+            for (name, hash, parse, class) in info.parses.drain(..) {
                 self.tracked
                     .prepared(&name, hash, Body::Protocol(parse), class, conn);
             }
             for name in &info.closes {
                 self.tracked.closed(name);
             }
-            for s in info.sql {
+            for s in info.sql.drain(..) {
                 s.record(&mut self.tracked, conn);
             }
         }
-        if let Some(class) = info.unnamed {
+        if let Some(class) = info.unnamed.take() {
             st.last_unnamed = Some((slot, class));
         } else if info.unnamed_used {
             if let Some(u) = &mut st.last_unnamed {
                 u.0 = slot;
             }
         }
+        info.clear();
         let batch = st.batch.split();
         let effect = if owed > 0 { st.effect.take() } else { None };
         st.open = if owed > 0 { None } else { Some(slot) };

@@ -2,8 +2,9 @@
 //! statement becomes the proxy's content-derived server name
 //! (`backend::statements`) in Parse, Bind, Describe and Close.
 //!
-//! Each function takes a whole frame (tag, length, body) and returns the
-//! frame with the name replaced, or `None` when the frame is malformed.
+//! Each function takes a whole frame (tag, length, body) and returns (or
+//! appends to the batch) the frame with the name replaced, or `None` when
+//! the frame is malformed.
 
 use bytes::{BufMut, BytesMut};
 
@@ -36,23 +37,27 @@ pub fn parse_content(frame: &[u8]) -> Option<&[u8]> {
 }
 
 /// Bind: `portal\0 stmt\0 rest` → `portal\0 new\0 rest`.
-pub fn bind(frame: &[u8], new: &str) -> Option<BytesMut> {
+/// Appended to `out`, which is where the rewritten message goes (the batch).
+pub fn bind(out: &mut BytesMut, frame: &[u8], new: &str) -> Option<()> {
     let (portal, rest) = cstr(frame.get(5..)?)?;
     let (_, rest) = cstr(rest)?;
-    Some(frame_of(frame[0], |b| {
+    out.reserve(frame.len() + new.len());
+    put_frame(out, frame[0], |b| {
         put_cstr(b, portal);
         put_cstr(b, new);
         b.put_slice(rest);
-    }))
+    });
+    Some(())
 }
 
-/// Describe / Close of a statement: `S name\0` → `S new\0`.
-pub fn target(frame: &[u8], new: &str) -> Option<BytesMut> {
+/// Describe / Close of a statement: `S name\0` → `S new\0`, appended to `out`.
+pub fn target(out: &mut BytesMut, frame: &[u8], new: &str) -> Option<()> {
     let kind = *frame.get(5)?;
-    Some(frame_of(frame[0], |b| {
+    put_frame(out, frame[0], |b| {
         b.put_u8(kind);
         put_cstr(b, new);
-    }))
+    });
+    Some(())
 }
 
 fn frame_of(tag: u8, fill: impl FnOnce(&mut BytesMut)) -> BytesMut {
@@ -87,12 +92,16 @@ mod tests {
         assert_eq!(parse_content(&p), Some(&b"SELECT $1\0\0\x01\0\0\0\x17"[..]));
 
         let b = framed(b'B', b"p\0s1\0\0\0\0\0\0\0");
-        let out = bind(&b, "pgsplit_x").unwrap();
-        assert_eq!(messages::bind_names(&out[5..]), Some(("p", "pgsplit_x")));
-        assert_eq!(out.len(), b.len() + "pgsplit_x".len() - 2);
+        // Appended after what the batch already holds.
+        let mut out = BytesMut::from(&b"XY"[..]);
+        bind(&mut out, &b, "pgsplit_x").unwrap();
+        assert_eq!(&out[..2], b"XY");
+        assert_eq!(messages::bind_names(&out[7..]), Some(("p", "pgsplit_x")));
+        assert_eq!(out.len(), 2 + b.len() + "pgsplit_x".len() - 2);
 
         let d = framed(b'D', b"Ss1\0");
-        let out = target(&d, "pgsplit_x").unwrap();
+        let mut out = BytesMut::new();
+        target(&mut out, &d, "pgsplit_x").unwrap();
         assert_eq!(messages::target(&out[5..]), Some((b'S', "pgsplit_x")));
 
         let out = parse_sql(&p, "DEALLOCATE x").unwrap();

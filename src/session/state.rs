@@ -49,7 +49,9 @@ pub struct Tracked {
     /// The settings from the StartupMessage: what RESET returns to.
     startup: Vec<Setting>,
     pub settings: Vec<Setting>,
-    pub statements: HashMap<String, Prepared>,
+    /// Looked up on every Bind: a fast hasher (foldhash, seeded per
+    /// process) instead of SipHash; the names are the client's own.
+    pub statements: HashMap<String, Prepared, foldhash::fast::RandomState>,
     /// What keeps the session on its primary connection (each reason
     /// ends on its own: UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL,
     /// DISCARD TEMP; DISCARD ALL ends them all).
@@ -96,7 +98,7 @@ pub enum Fresh {
 
 impl Plan {
     fn drop_protocol(&mut self, hash: u64) {
-        self.drops.push(statements::server_name(hash));
+        self.drops.push(statements::server_name(hash).to_string());
         self.removed.push(hash);
     }
 
@@ -278,7 +280,7 @@ impl Tracked {
     }
 
     /// The server-side name of a protocol statement the session prepared.
-    pub fn server_name(&self, name: &str) -> Option<String> {
+    pub fn server_name(&self, name: &str) -> Option<statements::ServerName> {
         match self.statements.get(name) {
             Some(Prepared {
                 body: Body::Protocol(_),
@@ -287,6 +289,25 @@ impl Tracked {
             }) => Some(statements::server_name(*hash)),
             _ => None,
         }
+    }
+
+    /// True when `conn` has every statement in `needs` for sure, so a
+    /// request binding only known statements skips building a [`Plan`]
+    /// (the settings are the caller's to check).
+    pub fn has_all(&self, conn: &mut BackendConn, needs: &[String]) -> bool {
+        needs.iter().all(|name| match self.statements.get(name) {
+            Some(Prepared {
+                body: Body::Protocol(_),
+                hash,
+                ..
+            }) => conn.prepared.protocol(*hash) == Has::Yes,
+            Some(Prepared {
+                body: Body::Sql(_),
+                hash,
+                ..
+            }) => conn.prepared.sql(name) == Some(*hash),
+            None => false,
+        })
     }
 
     /// What `conn` lacks: settings that differ (the connection may have

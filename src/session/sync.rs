@@ -47,7 +47,7 @@ impl Session {
             return Prep::Failed(EnsureError::NoPrimary);
         };
         let current = held.synced == Some(generation);
-        if current && needs.is_empty() && fresh.is_empty() {
+        if current && fresh.is_empty() && self.tracked.has_all(&mut held.conn, needs) {
             return Prep::Ready(slot);
         }
         let plan = self.tracked.plan(&mut held.conn, current, needs, fresh);

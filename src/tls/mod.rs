@@ -71,6 +71,33 @@ impl Stream {
         }
     }
 
+    /// Writes all of `data` and flushes it (TLS records included). Plain
+    /// TCP tries the socket directly first: it nearly always has room, and
+    /// a direct write skips the future and readiness bookkeeping.
+    pub async fn send_all(&mut self, data: &[u8]) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        match self {
+            Stream::Plain(s) => {
+                let mut rest = data;
+                while !rest.is_empty() {
+                    match s.try_write(rest) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => rest = &rest[n..],
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            return s.write_all(rest).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+            Stream::Tls(s) => {
+                s.write_all(data).await?;
+                s.flush().await
+            }
+        }
+    }
+
     /// ALPN protocol agreed in the TLS handshake.
     pub fn alpn(&self) -> Option<&[u8]> {
         match self {
