@@ -106,7 +106,7 @@ mod tests {
         let key = CancelKey {
             addr: "127.0.0.1:5432".parse().unwrap(),
             pid: 77,
-            secret: vec![1, 2, 3, 4],
+            secret: Arc::from(&[1, 2, 3, 4][..]),
             tls: None,
         };
         *r.slot.lock().unwrap() = Some(key.clone());

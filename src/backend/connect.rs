@@ -77,7 +77,7 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
         key: CancelKey {
             addr: peer,
             pid: 0,
-            secret: Vec::new(),
+            secret: Arc::from(&[][..]),
             tls: p.tls.clone(),
         },
         params: Vec::new(),
@@ -238,7 +238,7 @@ async fn finish_startup(conn: &mut BackendConn) -> Result<(), BackendError> {
             }
             tag::BACKEND_KEY_DATA => {
                 conn.key.pid = u32_at(&body, 0).unwrap_or(0);
-                conn.key.secret = body.get(4..).unwrap_or_default().to_vec();
+                conn.key.secret = Arc::from(body.get(4..).unwrap_or_default());
             }
             tag::READY_FOR_QUERY => return Ok(()),
             tag::ERROR_RESPONSE => return Err(server_error(&conn.addr, &body)),

@@ -30,7 +30,10 @@ const MAX_CONTROL_MESSAGE: usize = 64 * 1024 * 1024;
 pub struct CancelKey {
     pub addr: SocketAddr,
     pub pid: u32,
-    pub secret: Vec<u8>,
+    /// Shared: the key is copied into the session's cancel slot whenever
+    /// the session moves to another connection (every transaction, in
+    /// transaction pooling).
+    pub secret: Arc<[u8]>,
     pub tls: Option<Arc<BackendTls>>,
 }
 

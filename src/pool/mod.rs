@@ -27,14 +27,23 @@ pub struct Manager {
 }
 
 impl managed::Manager for Manager {
-    type Type = BackendConn;
+    /// Boxed: a pooled connection moves through checkout, the session and
+    /// back on every transaction in transaction mode, and a pointer moves
+    /// for free where the whole struct cost a few hundred bytes of copying.
+    type Type = Box<BackendConn>;
     type Error = BackendError;
 
-    async fn create(&self) -> Result<BackendConn, BackendError> {
-        backend::connect(&self.params).await
+    async fn create(&self) -> Result<Box<BackendConn>, BackendError> {
+        // Boxed: the connect future (TLS, SCRAM) is large, and inline it
+        // would make every checkout's future as large, copied on each call.
+        Box::pin(backend::connect(&self.params)).await.map(Box::new)
     }
 
-    async fn recycle(&self, conn: &mut BackendConn, m: &Metrics) -> RecycleResult<BackendError> {
+    async fn recycle(
+        &self,
+        conn: &mut Box<BackendConn>,
+        m: &Metrics,
+    ) -> RecycleResult<BackendError> {
         if conn.tx != TxStatus::Idle {
             return Err(RecycleError::message("returned inside a transaction"));
         }
@@ -61,15 +70,17 @@ fn timeouts(settings: &config::Pool) -> Timeouts {
     Timeouts {
         wait: Some(settings.checkout_timeout),
         create: Some(settings.connect_timeout),
-        recycle: Some(Duration::from_secs(1)),
+        // Recycling only looks at the socket without waiting (see
+        // `Manager::recycle`): no timer to arm on every checkout.
+        recycle: None,
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
     pub backend: Arc<str>,
-    pub user: String,
-    pub database: String,
+    pub user: Arc<str>,
+    pub database: Arc<str>,
 }
 
 /// Why a checkout failed.
@@ -117,7 +128,8 @@ pub struct Pools {
     settings: Mutex<config::Pool>,
     /// TLS settings per backend address; replaced on reload.
     tls: Mutex<HashMap<String, Arc<BackendTls>>>,
-    pools: Mutex<HashMap<PoolKey, Pool>>,
+    /// Looked up on every checkout (foldhash: the keys are config names).
+    pools: Mutex<HashMap<PoolKey, Pool, foldhash::fast::RandomState>>,
     metrics: Arc<ProxyMetrics>,
 }
 
@@ -126,7 +138,7 @@ impl Pools {
         Pools {
             settings: Mutex::new(settings),
             tls: Mutex::new(HashMap::new()),
-            pools: Mutex::new(HashMap::new()),
+            pools: Mutex::new(HashMap::default()),
             metrics,
         }
     }
@@ -178,9 +190,9 @@ impl Pools {
         let manager = Manager {
             params: ConnectParams {
                 addr: key.backend.clone(),
-                user: key.user.clone(),
+                user: key.user.to_string(),
                 auth: auth.clone(),
-                database: key.database.clone(),
+                database: key.database.to_string(),
                 startup: Vec::new(),
                 timeout: settings.connect_timeout,
                 tls: self.tls_for(&key.backend),
@@ -190,6 +202,10 @@ impl Pools {
         };
         let pool = Pool::builder(manager)
             .max_size(settings.max_per_backend)
+            // The most recently used connection first, as PgBouncer does:
+            // its server process and buffers are warm, and connections
+            // beyond what the load needs go idle and are reaped.
+            .queue_mode(managed::QueueMode::Lifo)
             .timeouts(timeouts(&settings))
             .runtime(deadpool::Runtime::Tokio1)
             .build();
@@ -205,12 +221,26 @@ impl Pools {
     pub async fn checkout(&self, key: &PoolKey, auth: &BackendAuth) -> Result<Conn, CheckoutError> {
         let pool = self.pool(key, auth);
         let settings = self.settings();
-        let began = std::time::Instant::now();
-        let got = {
-            let _waiting = self.metrics.checkout_waiting();
-            pool.timeout_get(&timeouts(&settings)).await
+        // A free connection first, without arming a timer or reading the
+        // clock: the semaphore is fair, so a permit is only free when no
+        // checkout is queued.
+        let mut now = timeouts(&settings);
+        now.wait = Some(Duration::ZERO);
+        let got = match pool.timeout_get(&now).await {
+            Err(PoolError::Timeout(managed::TimeoutType::Wait)) => {
+                let began = std::time::Instant::now();
+                let got = {
+                    let _waiting = self.metrics.checkout_waiting();
+                    pool.timeout_get(&timeouts(&settings)).await
+                };
+                self.metrics.checkout_wait(began.elapsed());
+                got
+            }
+            got => {
+                self.metrics.checkout_wait(Duration::ZERO);
+                got
+            }
         };
-        self.metrics.checkout_wait(began.elapsed());
         match got {
             Ok(c) => Ok(c),
             Err(PoolError::Timeout(_)) => Err(CheckoutError::Timeout {
@@ -254,7 +284,8 @@ impl Pools {
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         pools.retain(|k, p| {
-            let keep = !changed_users.contains(&k.user) && backends.contains(&&*k.backend);
+            let keep =
+                !changed_users.iter().any(|u| **u == *k.user) && backends.contains(&&*k.backend);
             if keep {
                 p.resize(max);
             } else {
@@ -273,8 +304,8 @@ impl Pools {
                 let s = p.status();
                 PoolStatus {
                     backend: k.backend.clone(),
-                    user: k.user.clone(),
-                    database: k.database.clone(),
+                    user: k.user.to_string(),
+                    database: k.database.to_string(),
                     size: s.size,
                     idle: s.available,
                     waiting: s.waiting,

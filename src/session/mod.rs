@@ -157,7 +157,9 @@ pub struct Session {
     pub client: ClientConn,
     shared: Arc<Shared>,
     user: Arc<UserEntry>,
-    database: String,
+    /// The pool key's user and database names, shared by every checkout.
+    user_name: Arc<str>,
+    database: Arc<str>,
     catalog: Arc<Catalog>,
     /// Settings, prepared statements and pins, made true on every backend.
     tracked: Tracked,
@@ -201,8 +203,9 @@ impl Session {
         Session {
             client,
             shared,
+            user_name: Arc::from(user.name.as_str()),
             user,
-            database,
+            database: Arc::from(database),
             catalog,
             tracked: Tracked::new(&settings),
             primary: None,
@@ -348,7 +351,7 @@ impl Session {
     fn pool_key(&self, backend: Arc<str>) -> PoolKey {
         PoolKey {
             backend,
-            user: self.user.name.clone(),
+            user: self.user_name.clone(),
             database: self.database.clone(),
         }
     }
@@ -363,6 +366,7 @@ impl Session {
         let catalog = self.catalog.clone();
         let shared = self.shared.clone();
         let user = self.user.clone();
+        let user_name = self.user_name.clone();
         let database = self.database.clone();
         tokio::spawn(async move {
             let primary = shared.topology.borrow().primary().map(|b| b.addr.clone());
@@ -372,7 +376,7 @@ impl Session {
             };
             let key = PoolKey {
                 backend,
-                user: user.name.clone(),
+                user: user_name,
                 database,
             };
             let rows = match shared.pools.checkout(&key, &user.backend).await {
