@@ -49,19 +49,22 @@ pub async fn run(listen: String) -> ExitCode {
         "postgres://{}:{}@{}/{}",
         opts.user, opts.password, proxy.addr, opts.database
     );
-    println!("pgsplit demo is up.\n");
-    println!(
-        "  primary:  {}  ({})",
+    let mut banner = format!(
+        "pgsplit demo is up.\n\n  primary:  {}  ({})\n",
         cluster.primary().addr(),
         cluster.primary().data_dir.display()
     );
     for r in cluster.replicas() {
-        println!("  replica:  {}  ({})", r.addr(), r.data_dir.display());
+        banner += &format!("  replica:  {}  ({})\n", r.addr(), r.data_dir.display());
     }
-    println!("  proxy:    {}\n", proxy.addr);
-    println!("Connect with:\n  psql \"{url}\"\n");
-    println!("Configuration in use:\n{text}");
-    println!("Press Ctrl-C to stop; everything above is removed.");
+    banner += &format!(
+        "  proxy:    {}\n\nConnect with:\n  psql \"{url}\"\n\n\
+         Configuration in use:\n{text}\n\
+         Press Ctrl-C to stop; everything above is removed.\n",
+        proxy.addr
+    );
+    // The demo runs on when nobody reads its banner.
+    let _ = crate::output::print(&banner, ExitCode::SUCCESS);
     crate::wait_for_signal().await;
     eprintln!("pgsplit demo: stopping");
     proxy.stop(std::time::Duration::from_secs(5)).await;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod ops;
+mod output;
 
 #[derive(Parser)]
 #[command(
@@ -129,11 +130,11 @@ fn main() -> ExitCode {
                 }
             };
             let topology = rt.block_on(pgsplit::topology::status::probe_once(&config));
-            print!("{}", pgsplit::topology::status::render(&topology));
-            match topology.primary {
+            let code = match topology.primary {
                 Some(_) => ExitCode::SUCCESS,
                 None => ExitCode::FAILURE,
-            }
+            };
+            output::print(&pgsplit::topology::status::render(&topology), code)
         }
         Command::Rejoin {
             data_dir,
@@ -164,19 +165,20 @@ fn main() -> ExitCode {
             };
             match pgsplit::rejoin::rejoin(&opts) {
                 Ok(done) => {
+                    let mut text = String::new();
                     if let Some(e) = &done.rewind_error {
-                        println!("pg_rewind failed ({e}); used pg_basebackup instead");
+                        text += &format!("pg_rewind failed ({e}); used pg_basebackup instead\n");
                     }
                     if let Some(old) = &done.moved_aside {
-                        println!("the old data directory was kept at {}", old.display());
+                        text += &format!("the old data directory was kept at {}\n", old.display());
                     }
-                    println!(
-                        "{} is now configured as a replica ({:?}). Start it:\n  {}",
+                    text += &format!(
+                        "{} is now configured as a replica ({:?}). Start it:\n  {}\n",
                         opts.data_dir.display(),
                         done.method,
                         done.start_hint
                     );
-                    ExitCode::SUCCESS
+                    output::print(&text, ExitCode::SUCCESS)
                 }
                 Err(e) => {
                     eprintln!("pgsplit: {e}");
@@ -185,10 +187,10 @@ fn main() -> ExitCode {
             }
         }
         Command::ConfigCheck { file } => match pgsplit::config::Config::load(&file) {
-            Ok(c) => {
-                println!("# {}: valid\n{}", file.display(), c.effective());
-                ExitCode::SUCCESS
-            }
+            Ok(c) => output::print(
+                &format!("# {}: valid\n{}\n", file.display(), c.effective()),
+                ExitCode::SUCCESS,
+            ),
             Err(e) => {
                 eprintln!("pgsplit: {e}");
                 ExitCode::from(2)

@@ -96,10 +96,7 @@ pub async fn status(admin: &str, token: Option<&str>) -> ExitCode {
         }
     };
     match serde_json::from_str::<Value>(&reply.body) {
-        Ok(v) => {
-            print!("{}", render(&v));
-            ExitCode::SUCCESS
-        }
+        Ok(v) => crate::output::print(&render(&v), ExitCode::SUCCESS),
         Err(e) => {
             eprintln!("pgsplit status: not JSON: {e}");
             ExitCode::FAILURE

@@ -1,10 +1,10 @@
-//! psql and pgbench through the proxy.
+//! psql and pgbench through the proxy; the pgsplit command-line tools.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use std::process::Command;
+use std::process::{ChildStdin, Command, Stdio};
 
 use support::*;
 
@@ -171,6 +171,50 @@ async fn pg_dump_reads_from_the_replica_and_restores_land_on_the_primary() {
             "{db}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+    p.stop().await;
+}
+
+/// The write end of a pipe whose reader has already exited: what
+/// `pgsplit … | head -1` leaves once head has its line. (A real `head`
+/// usually exits after the short output is written, so it rarely shows
+/// the failure; this always does.)
+fn pipe_without_reader() -> ChildStdin {
+    let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let write_end = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    write_end
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_output_into_a_closed_pipe_exits_quietly() {
+    let p = proxy().await;
+    let admin = p.proxy.as_ref().unwrap().admin_addr.to_string();
+    let dir = std::env::temp_dir().join(format!("pgsplit-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("proxy.toml");
+    std::fs::write(&file, config_text()).unwrap();
+    let file = file.to_str().unwrap();
+    tokio::task::block_in_place(|| {
+        for args in [
+            vec!["config-check", file],
+            vec!["status", "--admin", &admin],
+            vec!["status", "--probe", "--config", file],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(pipe_without_reader())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && stderr.is_empty(),
+                "pgsplit {args:?} into a closed pipe: {}\n{stderr}",
+                out.status
+            );
+        }
+    });
     let _ = std::fs::remove_dir_all(&dir);
     p.stop().await;
 }
