@@ -1,3 +1,4 @@
+use super::host::find_pg_bin_in;
 use super::node::process_alive;
 use super::*;
 
