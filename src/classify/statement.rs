@@ -80,15 +80,20 @@ pub(super) fn classify_statement(stmt: &Statement, functions: &FunctionTable) ->
         })),
         Statement::Commit { .. } => Classification::of(Class::Transaction(TxCmd::Commit)),
         Statement::Rollback { savepoint, .. } => {
-            Classification::of(Class::Transaction(if savepoint.is_some() {
-                TxCmd::RollbackTo
-            } else {
-                TxCmd::Rollback
+            Classification::of(Class::Transaction(match savepoint {
+                Some(name) => TxCmd::RollbackTo {
+                    name: fold_ident(name).into_owned(),
+                },
+                None => TxCmd::Rollback,
             }))
         }
-        Statement::Savepoint { .. } => Classification::of(Class::Transaction(TxCmd::Savepoint)),
-        Statement::ReleaseSavepoint { .. } => {
-            Classification::of(Class::Transaction(TxCmd::Release))
+        Statement::Savepoint { name } => Classification::of(Class::Transaction(TxCmd::Savepoint {
+            name: fold_ident(name).into_owned(),
+        })),
+        Statement::ReleaseSavepoint { name } => {
+            Classification::of(Class::Transaction(TxCmd::Release {
+                name: fold_ident(name).into_owned(),
+            }))
         }
 
         Statement::Declare { stmts, .. } => {

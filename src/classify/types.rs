@@ -151,14 +151,16 @@ pub enum DiscardKind {
 
 /// Transaction control. `read_only` is `Some(true)` for READ ONLY,
 /// `Some(false)` for READ WRITE and `None` when no access mode was given.
+/// A savepoint's `name` is case-folded like PostgreSQL does, so the proxy
+/// can tell which savepoint RELEASE or ROLLBACK TO means.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TxCmd {
     Begin { read_only: Option<bool> },
     Commit,
     Rollback,
-    Savepoint,
-    Release,
-    RollbackTo,
+    Savepoint { name: String },
+    Release { name: String },
+    RollbackTo { name: String },
     SetTransaction { read_only: Option<bool> },
     PrepareTransaction,
     CommitPrepared,

@@ -19,6 +19,7 @@ pub mod settings;
 mod sql_prepare;
 mod state;
 mod sync;
+mod tx_log;
 mod txpool;
 mod unsynced;
 
@@ -29,7 +30,7 @@ use crate::auth::UserEntry;
 use crate::backend::BackendConn;
 use crate::cancel::Registration;
 use crate::catalog::Catalog;
-use crate::classify::{Pin, SessionCmd};
+use crate::classify::Pin;
 use crate::error::{BackendError, ClientError};
 use crate::pool::{CheckoutError, Conn, PoolKey};
 use crate::protocol::scan::Scanner;
@@ -39,6 +40,7 @@ use crate::shared::Shared;
 
 use client::ClientConn;
 use state::Tracked;
+use tx_log::Step;
 
 /// Which of the session's backend connections: the router's target.
 pub use crate::route::Target as Slot;
@@ -62,7 +64,8 @@ pub struct Pending {
 /// ReadyForQuery arrives with no ErrorResponse before it).
 #[derive(Debug, Default)]
 pub struct Effect {
-    pub commands: Vec<SessionCmd>,
+    /// Session commands and savepoints, in statement order.
+    pub steps: Vec<Step>,
     pub pins: Vec<Pin>,
     /// Pins it ends (UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL).
     pub unpins: Vec<Pin>,

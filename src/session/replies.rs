@@ -7,6 +7,7 @@
 use bytes::Buf;
 
 use super::relay::Relay;
+use super::tx_log::Step;
 use super::{Effect, Session, SessionError, Slot};
 use crate::classify::Pin;
 use crate::error::BackendError;
@@ -199,7 +200,7 @@ impl Session {
 
     /// Settings changed inside a transaction count once it commits.
     fn end_transaction(&mut self, slot: Slot, committed: bool) {
-        let pending = std::mem::take(&mut self.tracked.in_tx);
+        let pending = self.tracked.in_tx.end();
         let held = match slot {
             Slot::Primary => self.primary.as_mut(),
             Slot::Replica => self.replica.as_mut(),
@@ -223,10 +224,10 @@ impl Session {
             return;
         };
         let mut release_other = false;
-        if in_tx {
-            self.tracked.in_tx.extend(effect.commands.iter().cloned());
-        } else {
-            for cmd in &effect.commands {
+        for step in &effect.steps {
+            if in_tx {
+                self.tracked.in_tx.log(step);
+            } else if let Step::Session(cmd) = step {
                 release_other |= self.tracked.record(cmd, &mut held.conn);
             }
         }

@@ -17,6 +17,7 @@ use super::settings::quote_ident;
 use super::sql_prepare::{self, SqlLevel};
 use super::state::{Body, Fresh, Prepared};
 use super::sync::Prep;
+use super::tx_log::Step;
 use super::{Effect, Session, SessionError, Slot};
 use crate::admin::metrics;
 use crate::backend::statements;
@@ -85,28 +86,19 @@ impl BatchInfo {
     }
 }
 
-/// Session commands and pin a classification carries.
+/// Session commands, savepoints and pins a classification carries.
 fn effect_of(c: &Classification) -> Option<Box<Effect>> {
-    let mut commands: Vec<SessionCmd> = Vec::new();
-    let mut push = |class: &Class| {
-        if let Class::Session(cmd) = class {
-            if !matches!(
-                cmd,
-                SessionCmd::Prepare { .. } | SessionCmd::Deallocate { .. }
-            ) {
-                commands.push(cmd.clone());
-            }
-        }
-    };
-    push(&c.class);
-    c.parts.iter().for_each(&mut push);
+    let steps: Vec<Step> = std::iter::once(&c.class)
+        .chain(&c.parts)
+        .filter_map(Step::of)
+        .collect();
     let is_rollback = |class: &Class| matches!(class, Class::Transaction(TxCmd::Rollback));
     let rollback = is_rollback(&c.class) || c.parts.iter().any(is_rollback);
-    if commands.is_empty() && c.pin.is_none() && c.unpins.is_empty() && !rollback {
+    if steps.is_empty() && c.pin.is_none() && c.unpins.is_empty() && !rollback {
         return None;
     }
     Some(Box::new(Effect {
-        commands,
+        steps,
         pins: c.pins().collect(),
         unpins: c.unpins.clone(),
         rollback,
@@ -117,7 +109,7 @@ fn effect_of(c: &Classification) -> Option<Box<Effect>> {
 fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
     if let Some(f) = from {
         let e = into.get_or_insert_with(Default::default);
-        e.commands.extend(f.commands);
+        e.steps.extend(f.steps);
         e.pins.extend(f.pins);
         e.unpins.extend(f.unpins);
         e.rollback |= f.rollback;

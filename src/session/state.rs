@@ -18,6 +18,7 @@ use crate::backend::BackendConn;
 use crate::classify::{Classification, DiscardKind, Pin, SessionCmd};
 
 use super::settings::{quote_ident, quote_literal};
+use super::tx_log::TxLog;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
@@ -56,9 +57,9 @@ pub struct Tracked {
     /// ends on its own: UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL,
     /// DISCARD TEMP; DISCARD ALL ends them all).
     pub pins: Vec<Pin>,
-    /// Settings changed inside the open transaction: recorded when it
-    /// commits, forgotten when it rolls back (the server undoes them).
-    pub in_tx: Vec<SessionCmd>,
+    /// Settings changed inside the open transaction, with its savepoints:
+    /// recorded when it commits, forgotten when it rolls back.
+    pub in_tx: TxLog,
     /// Session mode: state was changed that cannot be replayed (an untracked
     /// `set_config`), so the connections are reset when the session ends.
     pub untracked: bool,

@@ -62,3 +62,51 @@ async fn set_inside_a_rolled_back_transaction_is_undone() {
     }
     p.stop().await;
 }
+
+async fn setting(c: &tokio_postgres::Client, name: &str) -> String {
+    c.query_one("SELECT current_setting($1)", &[&name])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// ROLLBACK TO undoes what was SET after its savepoint and keeps what was
+/// SET before it, as the server does; RELEASE keeps both.
+#[tokio::test]
+async fn rollback_to_savepoint_undoes_only_the_settings_after_it() {
+    let p = proxy_with(crate::transaction_mode(2)).await;
+    let c = p.client().await;
+    let others: Vec<_> = [p.client().await, p.client().await].into();
+    let default_app = setting(&c, "application_name").await;
+    for sql in [
+        "BEGIN",
+        "SET search_path = tp_before_savepoint",
+        "SAVEPOINT a",
+        "SET application_name = 'tp_rolled_back_to'",
+        "SAVEPOINT b",
+        "SET statement_timeout = '42s'",
+        "RELEASE b",
+        "ROLLBACK TO a",
+        "SAVEPOINT \"A\"",
+        "SET work_mem = '3MB'",
+        "RELEASE \"A\"",
+        "COMMIT",
+    ] {
+        c.batch_execute(sql).await.unwrap();
+    }
+    for round in 0..10 {
+        // Others use the connections in between, so c moves around.
+        for o in &others {
+            o.batch_execute("SELECT 1").await.unwrap();
+        }
+        assert_eq!(show(&c).await, "tp_before_savepoint", "round {round}");
+        assert_eq!(
+            setting(&c, "application_name").await,
+            default_app,
+            "round {round}"
+        );
+        assert_eq!(setting(&c, "statement_timeout").await, "0", "round {round}");
+        assert_eq!(setting(&c, "work_mem").await, "3MB", "round {round}");
+    }
+    p.stop().await;
+}

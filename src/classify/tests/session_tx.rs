@@ -13,6 +13,18 @@ fn tx(cmd: TxCmd) -> Class {
     Class::Transaction(cmd)
 }
 
+fn savepoint(name: &str) -> TxCmd {
+    TxCmd::Savepoint { name: name.into() }
+}
+
+fn release(name: &str) -> TxCmd {
+    TxCmd::Release { name: name.into() }
+}
+
+fn rollback_to(name: &str) -> TxCmd {
+    TxCmd::RollbackTo { name: name.into() }
+}
+
 fn session(cmd: SessionCmd) -> Class {
     Class::Session(cmd)
 }
@@ -177,11 +189,14 @@ fn session_and_transaction_table() {
         ("COMMIT AND CHAIN", tx(TxCmd::Commit)),
         ("ROLLBACK", tx(TxCmd::Rollback)),
         ("ABORT", tx(TxCmd::Rollback)),
-        ("SAVEPOINT s1", tx(TxCmd::Savepoint)),
-        ("RELEASE SAVEPOINT s1", tx(TxCmd::Release)),
-        ("RELEASE s1", tx(TxCmd::Release)),
-        ("ROLLBACK TO SAVEPOINT s1", tx(TxCmd::RollbackTo)),
-        ("ROLLBACK TO s1", tx(TxCmd::RollbackTo)),
+        ("SAVEPOINT s1", tx(savepoint("s1"))),
+        ("savepoint S1", tx(savepoint("s1"))),
+        ("SAVEPOINT \"S1\"", tx(savepoint("S1"))),
+        ("RELEASE SAVEPOINT s1", tx(release("s1"))),
+        ("RELEASE S1", tx(release("s1"))),
+        ("ROLLBACK TO SAVEPOINT s1", tx(rollback_to("s1"))),
+        ("ROLLBACK TO S1", tx(rollback_to("s1"))),
+        ("ROLLBACK WORK TO SAVEPOINT \"S1\"", tx(rollback_to("S1"))),
         (
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
             tx(TxCmd::SetTransaction {
