@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::raw::{self, startup_packet, startup_packet_version};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -24,20 +25,6 @@ async fn still_serves(p: &TestProxy) {
         c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0),
         1
     );
-}
-
-fn startup_packet(version: u32, params: &[(&str, &str)]) -> Vec<u8> {
-    let mut body = version.to_be_bytes().to_vec();
-    for (k, v) in params {
-        body.extend_from_slice(k.as_bytes());
-        body.push(0);
-        body.extend_from_slice(v.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let mut p = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-    p.extend(body);
-    p
 }
 
 #[tokio::test]
@@ -95,7 +82,7 @@ async fn huge_length_header_is_refused_without_allocating() {
 async fn truncated_or_missing_startup_times_out() {
     let p = proxy_with(|c| c.listen.startup_timeout = Duration::from_millis(500)).await;
     let mut truncated = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
-    let full = startup_packet(196_608, &[("user", USER)]);
+    let full = startup_packet(&[("user", USER)]);
     truncated.write_all(&full[..full.len() - 3]).await.unwrap();
     let mut silent = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
     let started = std::time::Instant::now();
@@ -122,12 +109,9 @@ async fn ssl_and_gss_requests_are_answered_n() {
         s.read_exact(&mut b).await.unwrap();
         assert_eq!(b[0], b'N');
         // The client may go on in clear text on the same connection.
-        s.write_all(&startup_packet(
-            196_608,
-            &[("user", USER), ("database", DATABASE)],
-        ))
-        .await
-        .unwrap();
+        s.write_all(&startup_packet(&[("user", USER), ("database", DATABASE)]))
+            .await
+            .unwrap();
         s.read_exact(&mut b).await.unwrap();
         assert_eq!(b[0], b'R', "authentication request expected");
     }
@@ -139,18 +123,14 @@ async fn protocol_3_2_is_negotiated_down_to_3_0() {
     let p = proxy().await;
     let mut s = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
     let v32 = (3u32 << 16) | 2;
-    s.write_all(&startup_packet(
+    s.write_all(&startup_packet_version(
         v32,
         &[("user", USER), ("_pq_.future", "1")],
     ))
     .await
     .unwrap();
-    let mut head = [0u8; 5];
-    s.read_exact(&mut head).await.unwrap();
-    assert_eq!(head[0], b'v', "NegotiateProtocolVersion expected");
-    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    let mut body = vec![0u8; len - 4];
-    s.read_exact(&mut body).await.unwrap();
+    let (tag, body) = raw::read_message(&mut s).await.unwrap();
+    assert_eq!(tag, b'v', "NegotiateProtocolVersion expected");
     assert_eq!(
         u32::from_be_bytes([body[0], body[1], body[2], body[3]]),
         0,
@@ -158,8 +138,9 @@ async fn protocol_3_2_is_negotiated_down_to_3_0() {
     );
     assert_eq!(u32::from_be_bytes([body[4], body[5], body[6], body[7]]), 1);
     assert_eq!(&body[8..], b"_pq_.future\0");
-    s.read_exact(&mut head[..1]).await.unwrap();
-    assert_eq!(head[0], b'R');
+    let mut tag = [0u8; 1];
+    s.read_exact(&mut tag).await.unwrap();
+    assert_eq!(tag[0], b'R');
     p.stop().await;
 }
 
@@ -200,14 +181,6 @@ async fn client_vanishing_mid_query_cancels_its_backend_query() {
 /// A raw socket that completed SCRAM through tokio-postgres is not
 /// available, so authenticate with md5 by hand (a user configured for md5).
 async fn authenticated_raw(p: &TestProxy) -> TcpStream {
-    let mut s = md5_login(p.port).await;
-    // Read up to ReadyForQuery.
-    let mut seen = Vec::new();
-    let mut b = [0u8; 4096];
-    while !seen.windows(6).any(|w| w == [b'Z', 0, 0, 0, 5, b'I']) {
-        let n = s.read(&mut b).await.unwrap();
-        assert!(n > 0, "closed during startup: {seen:?}");
-        seen.extend_from_slice(&b[..n]);
-    }
-    s
+    ensure_md5_user(cluster());
+    raw::md5_session(p.port).await.unwrap()
 }

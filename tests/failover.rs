@@ -7,70 +7,22 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use pgsplit::cluster::{Cluster, ClusterOptions, Node, StopMode};
-use pgsplit::config::Config;
+use pgsplit::cluster::{Cluster, Node, StopMode};
 use pgsplit::topology::{Role, Topology};
 use support::eventually;
+use support::own::{self, addrs, blocking, client, config, try_client};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-const PASSWORD: &str = "app-secret";
 const CHECKOUT: Duration = Duration::from_secs(2);
 
 /// One cluster at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn cluster(replicas: usize) -> Cluster {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-    let opts = ClusterOptions {
-        replicas,
-        password: PASSWORD.into(),
-        // pg_rewind needs hint bits WAL-logged (or data checksums).
-        extra_conf: vec!["wal_log_hints = on".into()],
-        ..ClusterOptions::default()
-    };
-    Cluster::start(opts).unwrap_or_else(|e| panic!("cannot start the test cluster: {e}"))
-}
-
-fn config(backends: &[String], extra: &str) -> Config {
-    let list: String = backends
-        .iter()
-        .map(|a| format!("[[backends]]\naddr = \"{a}\"\n"))
-        .collect();
-    let text = format!(
-        "[listen]\naddr = \"127.0.0.1:0\"\n[admin]\naddr = \"127.0.0.1:0\"\n{list}\
-         [[users]]\nname = \"app\"\npassword = \"{PASSWORD}\"\n\
-         [pool]\ncheckout_timeout = \"2s\"\nconnect_timeout = \"1s\"\n\
-         [health]\ninterval = \"200ms\"\ntimeout = \"1s\"\ndatabase = \"app\"\n{extra}"
-    );
-    Config::parse(&text).unwrap_or_else(|e| panic!("test config: {e}"))
-}
-
-fn addrs(c: &Cluster) -> Vec<String> {
-    c.nodes().iter().map(|n| n.addr().to_string()).collect()
-}
-
-async fn try_client(proxy: &pgsplit::Proxy) -> Result<Client, tokio_postgres::Error> {
-    let info = format!(
-        "host=127.0.0.1 port={} user=app password={PASSWORD} dbname=app",
-        proxy.addr.port()
-    );
-    let (client, conn) = tokio_postgres::connect(&info, NoTls).await?;
-    tokio::spawn(conn);
-    Ok(client)
-}
-
-async fn client(proxy: &pgsplit::Proxy) -> Client {
-    try_client(proxy)
-        .await
-        .unwrap_or_else(|e| panic!("connect through the proxy: {e}"))
+    // pg_rewind needs hint bits WAL-logged (or data checksums).
+    own::cluster(replicas, &["wal_log_hints = on"])
 }
 
 /// The error a new client gets for a write. Today a session opens on the
@@ -78,7 +30,7 @@ async fn client(proxy: &pgsplit::Proxy) -> Client {
 /// message; either way it is an answer, not a hang.
 async fn write_error(proxy: &pgsplit::Proxy, sql: &str) -> tokio_postgres::Error {
     let started = Instant::now();
-    let e = match try_client(proxy).await {
+    let e = match try_client(proxy.addr.port()).await {
         Ok(c) => c.simple_query(sql).await.expect_err("write accepted"),
         Err(e) => e,
     };
@@ -92,11 +44,6 @@ async fn write_error(proxy: &pgsplit::Proxy, sql: &str) -> tokio_postgres::Error
 
 fn topo(proxy: &pgsplit::Proxy) -> Topology {
     (**proxy.topology.borrow()).clone()
-}
-
-/// Runs a blocking node operation without stalling the proxy's tasks.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
 }
 
 fn count(node: &Node, sql: &str) -> i64 {
@@ -127,7 +74,7 @@ async fn kill_promote_fence_rejoin() {
     let cluster = cluster(1);
     let (old, new) = (cluster.primary().clone(), cluster.replicas()[0].clone());
     let proxy = pgsplit::start(config(&addrs(&cluster), "")).await.unwrap();
-    let c = client(&proxy).await;
+    let c = client(proxy.addr.port()).await;
     c.simple_query("CREATE TABLE t (id int)").await.unwrap();
     c.simple_query("INSERT INTO t VALUES (1)").await.unwrap();
 
@@ -178,7 +125,7 @@ async fn kill_promote_fence_rejoin() {
     assert!(fenced, "old primary not fenced: {:?}", topo(&proxy));
     println!("{}", pgsplit::topology::status::render(&topo(&proxy)));
     for i in 0..20 {
-        let fresh = client(&proxy).await;
+        let fresh = client(proxy.addr.port()).await;
         for cl in [&c, &fresh] {
             cl.simple_query(&format!("INSERT INTO t VALUES ({})", 1000 + i))
                 .await
@@ -264,7 +211,7 @@ async fn auto_promotion_when_the_primary_dies() {
     let proxy = pgsplit::start(config(&addrs(&cluster), AUTO))
         .await
         .unwrap();
-    let c = client(&proxy).await;
+    let c = client(proxy.addr.port()).await;
     blocking(|| old.stop(StopMode::Immediate)).unwrap();
     let t0 = Instant::now();
     let took = first_write(
@@ -313,7 +260,7 @@ async fn no_promotion_when_only_the_proxy_lost_the_primary() {
     .await;
     assert!(back, "primary not back: {:?}", topo(&proxy));
     println!("link restored → primary back after {:?}", t0.elapsed());
-    let c = client(&proxy).await;
+    let c = client(proxy.addr.port()).await;
     c.simple_query("CREATE TABLE after_split (id int)")
         .await
         .unwrap();

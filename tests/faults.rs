@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pgsplit::cluster::{Cluster, ClusterOptions, StopMode};
-use pgsplit::config::Config;
+use pgsplit::cluster::StopMode;
+use support::own::{self, addrs, blocking, client, config, try_client};
 use support::{eventually, PASSWORD};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// Bound of each test's body.
 const BOUND: Duration = Duration::from_secs(60);
@@ -34,61 +34,6 @@ async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
         Ok(v) => v,
         Err(_) => panic!("{what} did not finish within {BOUND:?}"),
     }
-}
-
-fn private_cluster(extra_conf: Vec<String>) -> Cluster {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-    let opts = ClusterOptions {
-        replicas: 1,
-        password: PASSWORD.into(),
-        extra_conf,
-        ..ClusterOptions::default()
-    };
-    Cluster::start(opts).unwrap_or_else(|e| panic!("cannot start the test cluster: {e}"))
-}
-
-fn config(backends: &[String], extra: &str) -> Config {
-    let list: String = backends
-        .iter()
-        .map(|a| format!("[[backends]]\naddr = \"{a}\"\n"))
-        .collect();
-    let text = format!(
-        "[listen]\naddr = \"127.0.0.1:0\"\n[admin]\naddr = \"127.0.0.1:0\"\n{list}\
-         [[users]]\nname = \"app\"\npassword = \"{PASSWORD}\"\n\
-         [pool]\ncheckout_timeout = \"2s\"\nconnect_timeout = \"1s\"\n\
-         [health]\ninterval = \"200ms\"\ntimeout = \"1s\"\ndatabase = \"app\"\n{extra}"
-    );
-    Config::parse(&text).unwrap_or_else(|e| panic!("test config: {e}"))
-}
-
-fn addrs(c: &Cluster) -> Vec<String> {
-    c.nodes().iter().map(|n| n.addr().to_string()).collect()
-}
-
-fn conninfo(port: u16) -> String {
-    format!("host=127.0.0.1 port={port} user=app password={PASSWORD} dbname=app connect_timeout=5")
-}
-
-async fn try_client(port: u16) -> Result<Client, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(&conninfo(port), NoTls).await?;
-    tokio::spawn(conn);
-    Ok(client)
-}
-
-async fn client(port: u16) -> Client {
-    try_client(port)
-        .await
-        .unwrap_or_else(|e| panic!("connect through the proxy: {e}"))
-}
-
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
 }
 
 /// Connections the proxy's pools hold to a backend, by the server's view.
@@ -108,7 +53,7 @@ async fn server_connections(direct: &Client, like: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_killed_mid_query() {
     let _serial = SERIAL.lock().await;
-    let cluster = private_cluster(Vec::new());
+    let cluster = own::cluster(1, &[]);
     let proxy = pgsplit::start(config(&addrs(&cluster), "")).await.unwrap();
     let port = proxy.addr.port();
     bounded("backend killed mid-query", async {
@@ -342,7 +287,7 @@ fn pgbench(args: &[&str]) -> (bool, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_disappears_during_select_only_load() {
     let _serial = SERIAL.lock().await;
-    let cluster = private_cluster(Vec::new());
+    let cluster = own::cluster(1, &[]);
     let replica = cluster.replicas()[0].clone();
     let proxy = pgsplit::start(config(&addrs(&cluster), "")).await.unwrap();
     let port = proxy.addr.port();

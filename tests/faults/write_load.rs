@@ -19,8 +19,9 @@ use pgsplit::config::PoolMode;
 use pgsplit::topology::Role;
 use tokio_postgres::Client;
 
-use super::{addrs, blocking, bounded, config, private_cluster, try_client, Counter};
+use super::{bounded, Counter};
 use crate::support::eventually;
+use crate::support::own::{self, addrs, blocking, config, try_client};
 
 const WRITERS: i32 = 8;
 const AUTO: &str = "[failover]\nauto_promote = true\ntimeout = \"1s\"\n";
@@ -99,7 +100,7 @@ fn rows(node: &pgsplit::cluster::Node, sql: &str) -> Vec<String> {
 }
 
 pub async fn run(pool_mode: PoolMode) {
-    let cluster = private_cluster(Vec::new());
+    let cluster = own::cluster(1, &[]);
     let (old, new) = (cluster.primary().clone(), cluster.replicas()[0].clone());
     // Synchronous replication, set on the primary only (the replica, which
     // becomes the primary, has no standby of its own to wait for).
@@ -121,7 +122,7 @@ pub async fn run(pool_mode: PoolMode) {
         .unwrap();
     let port = proxy.addr.port();
     bounded("write-load failover", async {
-        let setup = super::client(port).await;
+        let setup = own::client(port).await;
         setup
             .simple_query(
                 "CREATE TABLE ledger (writer int, seq int, phase int, PRIMARY KEY (writer, seq))",

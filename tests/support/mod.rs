@@ -1,8 +1,10 @@
 //! Test harness: one real primary + streaming replica per test binary
 //! (`pgsplit::cluster`, torn down by its watchdog when the binary exits),
-//! and a fresh in-process proxy per test on port 0.
+//! and a fresh in-process proxy per test on port 0. Tests that kill,
+//! promote or restart servers start their own cluster ([`own`]).
 #![allow(dead_code)]
 
+pub mod own;
 pub mod process;
 pub mod raw;
 
@@ -119,8 +121,8 @@ pub async fn proxy_with(tweak: impl FnOnce(&mut Config)) -> TestProxy {
     proxy_on(cluster(), tweak).await
 }
 
-/// Starts a proxy in front of `cluster`.
-pub async fn proxy_on(cluster: &Cluster, tweak: impl FnOnce(&mut Config)) -> TestProxy {
+/// Test logs at `warn` (or `RUST_LOG`), captured per test; once per binary.
+pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -128,6 +130,11 @@ pub async fn proxy_on(cluster: &Cluster, tweak: impl FnOnce(&mut Config)) -> Tes
         )
         .with_test_writer()
         .try_init();
+}
+
+/// Starts a proxy in front of `cluster`.
+pub async fn proxy_on(cluster: &Cluster, tweak: impl FnOnce(&mut Config)) -> TestProxy {
+    init_tracing();
     let mut config = config_for(cluster);
     tweak(&mut config);
     let proxy = match pgsplit::start(config).await {
@@ -244,44 +251,4 @@ pub async fn replica_caught_up() {
     })
     .await;
     assert!(ok, "replica did not catch up");
-}
-
-/// A raw socket logged in as `md5user` (md5 by hand: tokio-postgres does
-/// not hand out its socket); the replies after AuthenticationOk are unread.
-pub async fn md5_login(port: u16) -> tokio::net::TcpStream {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    ensure_md5_user(cluster());
-    let mut s = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-        Ok(s) => s,
-        Err(e) => panic!("connect to the proxy: {e}"),
-    };
-    let cstr = |v: &str| [v.as_bytes(), &[0]].concat();
-    let mut body = 196_608u32.to_be_bytes().to_vec();
-    for (k, v) in [("user", "md5user"), ("database", DATABASE)] {
-        body.extend(cstr(k));
-        body.extend(cstr(v));
-    }
-    body.push(0);
-    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-    startup.extend(body);
-    let mut head = [0u8; 9];
-    let mut salt = [0u8; 4];
-    let io = async {
-        s.write_all(&startup).await?;
-        s.read_exact(&mut head).await?;
-        s.read_exact(&mut salt).await
-    };
-    if let Err(e) = io.await {
-        panic!("md5 startup: {e}");
-    }
-    assert_eq!((head[0], head[8]), (b'R', 5), "md5 request expected");
-    let hash = pgwire::api::auth::md5pass::hash_md5_password("md5user", PASSWORD, &salt);
-    let password = cstr(&hash);
-    let mut msg = vec![b'p'];
-    msg.extend_from_slice(&((password.len() + 4) as u32).to_be_bytes());
-    msg.extend(password);
-    if let Err(e) = s.write_all(&msg).await {
-        panic!("md5 password: {e}");
-    }
-    s
 }

@@ -12,6 +12,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::support::raw::{cstr, error_code, first_column, frame, read_message, startup_packet};
+
 pub type Tls = TlsStream<TcpStream>;
 
 fn connector(ca: &Path, alpn: bool) -> TlsConnector {
@@ -55,35 +57,9 @@ pub async fn ssl_request(port: u16, ca: &Path) -> std::io::Result<Tls> {
     connector(ca, false).connect(name(), tcp).await
 }
 
-fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![tag];
-    m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    m.extend_from_slice(body);
-    m
-}
-
-fn cstr(s: &str) -> Vec<u8> {
-    let mut v = s.as_bytes().to_vec();
-    v.push(0);
-    v
-}
-
-/// Reads one message (tag, body).
-pub async fn read_message(s: &mut Tls) -> std::io::Result<(u8, Vec<u8>)> {
-    let mut head = [0u8; 5];
-    s.read_exact(&mut head).await?;
-    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    let mut body = vec![0u8; len.saturating_sub(4)];
-    s.read_exact(&mut body).await?;
-    Ok((head[0], body))
-}
-
-/// SQLSTATE field of an ErrorResponse body.
-pub fn sqlstate(body: &[u8]) -> String {
-    body.split(|&b| b == 0)
-        .find_map(|f| f.strip_prefix(b"C"))
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .unwrap_or_default()
+/// The SQLSTATE of an ErrorResponse body ("" when it has none).
+fn sqlstate(body: &[u8]) -> String {
+    error_code(body).unwrap_or_default()
 }
 
 /// Startup + SCRAM-SHA-256 up to ReadyForQuery; the backend key on success,
@@ -94,14 +70,7 @@ pub async fn login(
     db: &str,
     password: &str,
 ) -> Result<(u32, Vec<u8>), String> {
-    let mut body = 196_608u32.to_be_bytes().to_vec();
-    for (k, v) in [("user", user), ("database", db)] {
-        body.extend(cstr(k));
-        body.extend(cstr(v));
-    }
-    body.push(0);
-    let mut startup = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-    startup.extend(body);
+    let startup = startup_packet(&[("user", user), ("database", db)]);
     s.write_all(&startup).await.map_err(|e| e.to_string())?;
     let mut first = None;
     let mut fin = None;
@@ -164,10 +133,7 @@ pub async fn query(s: &mut Tls, sql: &str) -> Result<Vec<String>, String> {
     loop {
         let (t, body) = read_message(s).await.map_err(|e| e.to_string())?;
         match t {
-            b'D' => {
-                let len = u32::from_be_bytes([body[2], body[3], body[4], body[5]]) as usize;
-                rows.push(String::from_utf8_lossy(&body[6..6 + len]).into_owned());
-            }
+            b'D' => rows.push(first_column(&body)),
             b'E' => error = Some(sqlstate(&body)),
             b'Z' => return error.map_or(Ok(rows), Err),
             _ => {}

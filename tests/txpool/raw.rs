@@ -2,10 +2,12 @@
 //! tokio-postgres numbers its statements process-wide, so two of its
 //! clients never send the same name.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::support::md5_login;
+pub use crate::support::raw::query;
+use crate::support::raw::{cstr, error_code, first_column, frame, md5_session, read_message};
+use crate::support::{cluster, ensure_md5_user};
 
 pub struct Raw(TcpStream);
 
@@ -14,19 +16,6 @@ pub struct Raw(TcpStream);
 pub struct Reply {
     pub rows: Vec<String>,
     pub errors: Vec<String>,
-}
-
-fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![tag];
-    m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    m.extend_from_slice(body);
-    m
-}
-
-fn cstr(s: &str) -> Vec<u8> {
-    let mut v = s.as_bytes().to_vec();
-    v.push(0);
-    v
 }
 
 pub fn parse(name: &str, sql: &str) -> Vec<u8> {
@@ -68,17 +57,13 @@ pub fn sync() -> Vec<u8> {
     frame(b'S', &[])
 }
 
-pub fn query(sql: &str) -> Vec<u8> {
-    frame(b'Q', &cstr(sql))
-}
-
 impl Raw {
     pub async fn connect(port: u16) -> Raw {
-        let s = md5_login(port).await;
-        let mut raw = Raw(s);
-        let r = raw.read_reply().await;
-        assert!(r.errors.is_empty(), "{r:?}");
-        raw
+        ensure_md5_user(cluster());
+        match md5_session(port).await {
+            Ok(s) => Raw(s),
+            Err(e) => panic!("md5 login: {e}"),
+        }
     }
 
     /// Sends `msgs` (ending in Sync or a Query) and reads up to ReadyForQuery.
@@ -96,13 +81,9 @@ impl Raw {
     pub async fn read_until(&mut self, last: u8) -> Vec<u8> {
         let mut tags = Vec::new();
         loop {
-            let mut head = [0u8; 5];
-            self.0.read_exact(&mut head).await.unwrap();
-            let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-            let mut body = vec![0u8; len - 4];
-            self.0.read_exact(&mut body).await.unwrap();
-            tags.push(head[0]);
-            if head[0] == last {
+            let (tag, _) = read_message(&mut self.0).await.unwrap();
+            tags.push(tag);
+            if tag == last {
                 return tags;
             }
         }
@@ -111,30 +92,11 @@ impl Raw {
     async fn read_reply(&mut self) -> Reply {
         let mut reply = Reply::default();
         loop {
-            let mut head = [0u8; 5];
-            self.0.read_exact(&mut head).await.unwrap();
-            let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-            let mut body = vec![0u8; len - 4];
-            self.0.read_exact(&mut body).await.unwrap();
-            match head[0] {
+            let (tag, body) = read_message(&mut self.0).await.unwrap();
+            match tag {
                 b'Z' => return reply,
-                b'D' => {
-                    let n = i32::from_be_bytes([body[2], body[3], body[4], body[5]]);
-                    let v = if n < 0 {
-                        String::new()
-                    } else {
-                        String::from_utf8_lossy(&body[6..6 + n as usize]).into_owned()
-                    };
-                    reply.rows.push(v);
-                }
-                b'E' => {
-                    let code = body
-                        .split(|&b| b == 0)
-                        .find(|f| f.first() == Some(&b'C'))
-                        .map(|f| String::from_utf8_lossy(&f[1..]).into_owned())
-                        .unwrap_or_default();
-                    reply.errors.push(code);
-                }
+                b'D' => reply.rows.push(first_column(&body)),
+                b'E' => reply.errors.push(error_code(&body).unwrap_or_default()),
                 _ => {}
             }
         }
