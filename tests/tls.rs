@@ -226,7 +226,8 @@ fn ssl_cluster() -> &'static (Pki, Cluster) {
             ..ClusterOptions::default()
         };
         match Cluster::start(opts) {
-            Ok(c) => (pki, c),
+            // The static is never dropped: the files go with the cluster.
+            Ok(c) => (pki.move_to(&c.root().join("pki")), c),
             Err(e) => panic!("cannot start the TLS test cluster: {e}"),
         }
     })

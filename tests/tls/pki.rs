@@ -1,5 +1,6 @@
 //! A throwaway certificate authority and a server certificate for
-//! `localhost` and `127.0.0.1` (rcgen), written as PEM files to a temp dir.
+//! `localhost` and `127.0.0.1` (rcgen), written as PEM files to a temp dir
+//! that is removed with the `Pki`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,5 +64,25 @@ impl Pki {
         write(&pki.cert, &cert.pem());
         write(&pki.key, &key.serialize_pem());
         pki
+    }
+
+    /// The same files in `dir` (created), this copy removed. For a Pki
+    /// kept in a static, which is never dropped: in a cluster's directory
+    /// it goes with the cluster, whose watchdog removes it when the test
+    /// binary exits.
+    pub fn move_to(self, dir: &Path) -> Pki {
+        std::fs::create_dir_all(dir).unwrap();
+        let copy = |from: &Path| {
+            let to = dir.join(from.file_name().unwrap());
+            std::fs::copy(from, &to).unwrap();
+            to
+        };
+        Pki {
+            ca: copy(&self.ca),
+            cert: copy(&self.cert),
+            key: copy(&self.key),
+            other_ca: copy(&self.other_ca),
+            dir: dir.to_owned(),
+        }
     }
 }
