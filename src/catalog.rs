@@ -41,6 +41,27 @@ impl Catalog {
         }
     }
 
+    /// Like [`Catalog::classify`] for a Parse's text, which drivers reuse
+    /// verbatim with `$n` placeholders: the exact text is looked up first,
+    /// before spending a scan on its shape.
+    pub fn classify_parse(&self, sql: &str) -> (Arc<Classification>, bool) {
+        let functions = self
+            .functions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let hit = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cache
+            .get(sql, &functions);
+        match hit {
+            Some(hit) => (hit, true),
+            None => self.classify(sql),
+        }
+    }
+
     /// The classification of `sql`, and whether it came from the cache.
     /// Statements that differ only in literal values share one entry (their
     /// shape) unless their class carries values (session commands).
@@ -188,5 +209,24 @@ mod tests {
         assert!(c.class.is_write());
         let (c, hit) = cat.classify("SELECT nextval('s2')");
         assert!(hit && c.class.is_write());
+    }
+
+    #[test]
+    fn parse_texts_hit_by_exact_text_and_by_shape() {
+        let cat = Catalog::new(&Routing::default());
+        let q = "SELECT abalance FROM pgbench_accounts WHERE aid = $1";
+        assert!(!cat.classify_parse(q).1);
+        let (c, hit) = cat.classify_parse(q);
+        assert!(hit && c.class == Class::Read);
+        // A Parse with literals shares the shape entry of simple queries.
+        cat.classify("SELECT 1 FROM t WHERE a = 5");
+        assert!(cat.classify_parse("SELECT 1 FROM t WHERE a = 6").1);
+        // Session values stay per text.
+        cat.classify_parse("SET search_path = 'a'");
+        let (c, hit) = cat.classify_parse("SET search_path = 'b'");
+        assert!(!hit);
+        assert!(
+            matches!(&c.class, Class::Session(SessionCmd::Set { value, .. }) if value.contains('b'))
+        );
     }
 }

@@ -233,7 +233,7 @@ impl Session {
         match t {
             tag::PARSE => {
                 let (name, sql) = messages::parse_names(body).ok_or(malformed("Parse"))?;
-                let (class, hit) = self.catalog.classify(sql);
+                let (class, hit) = self.catalog.classify_parse(sql);
                 self.shared.metrics.classify_cache(hit);
                 // An SQL EXECUTE is routed as the statement it runs.
                 let routed = class
