@@ -458,10 +458,14 @@ impl Session {
             }
         }
         info.clear();
-        let batch = st.batch.split();
+        // Taken and put back emptied: the buffer is reused batch after batch.
+        let mut batch = std::mem::take(&mut st.batch);
         let effect = if owed > 0 { st.effect.take() } else { None };
         st.open = if owed > 0 { None } else { Some(slot) };
-        self.send(st, slot, &batch, owed, effect).await?;
+        let sent = self.send(st, slot, &batch, owed, effect).await;
+        batch.clear();
+        st.batch = batch;
+        sent?;
         Ok(None)
     }
 
