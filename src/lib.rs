@@ -31,6 +31,7 @@ pub mod classify;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod net;
 pub mod pool;
 pub mod protocol;
 pub mod rejoin;

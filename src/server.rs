@@ -38,7 +38,9 @@ pub async fn serve(
                 }
             },
         };
-        let _ = stream.set_nodelay(true);
+        // Keepalive too: a client that vanished without a FIN must not
+        // hold its session (and, in session pooling, a server connection).
+        let _ = crate::net::tune(&stream);
         next_id += 1;
         let span = tracing::info_span!(
             "session",

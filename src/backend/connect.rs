@@ -63,7 +63,7 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
     let (stream, peer) = stream.ok_or_else(|| {
         connect_err(last.unwrap_or_else(|| std::io::Error::other("address resolved to nothing")))
     })?;
-    tune(&stream).map_err(connect_err)?;
+    crate::net::tune(&stream).map_err(connect_err)?;
     let stream = negotiate(stream, p.tls.as_deref(), &addr).await?;
 
     let mut out = BytesMut::with_capacity(256);
@@ -90,18 +90,6 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
     authenticate(&mut conn, &p.user, &p.auth).await?;
     finish_startup(&mut conn).await?;
     Ok(conn)
-}
-
-/// TCP_NODELAY (latency of small request/response pairs) and keepalive
-/// (notice a dead server behind an idle pooled connection).
-fn tune(stream: &TcpStream) -> std::io::Result<()> {
-    let sock = socket2::SockRef::from(stream);
-    sock.set_tcp_nodelay(true)?;
-    let ka = socket2::TcpKeepalive::new()
-        .with_time(Duration::from_secs(30))
-        .with_interval(Duration::from_secs(10))
-        .with_retries(3);
-    sock.set_tcp_keepalive(&ka)
 }
 
 /// SCRAM exchange state, by who computes the proof.

@@ -8,9 +8,8 @@
 //! closed. SQL-level `PREPARE name` statements keep the client's name (the
 //! `EXECUTE name` text refers to it) and are recorded with their text's hash.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 
 use lru::LruCache;
 
@@ -22,12 +21,19 @@ pub const LIMIT: usize = 256;
 /// not an error, and the server statement stays cached for others.
 pub const CLOSED: &str = "pgsplit_closed";
 
+/// The SipHash keys of [`content_hash`]: random, chosen once per process.
+/// With fixed keys a client could craft a text whose name collides with
+/// another client's statement on a shared connection (transaction pooling)
+/// and have its own statement run in the other's place; names only need
+/// to be stable while the process and its connections live. Set once and
+/// never changed, so it is not mutable state.
+static KEYS: std::sync::LazyLock<std::hash::RandomState> =
+    std::sync::LazyLock::new(std::hash::RandomState::new);
+
 /// A statement's content hash (for protocol statements: the Parse body
 /// after the name, i.e. text and parameter types).
 pub fn content_hash(content: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    content.hash(&mut h);
-    h.finish()
+    KEYS.hash_one(content)
 }
 
 /// The server-side name of a protocol statement with this content.
@@ -175,6 +181,14 @@ mod tests {
             "pgsplit_0123456789abcdef"
         );
         assert_eq!(server_name(a).to_string(), format!("pgsplit_{a:016x}"));
+        // Keyed per process, not with SipHash's fixed default keys.
+        let fixed = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            b"SELECT 1\0\0\0"[..].hash(&mut h);
+            h.finish()
+        };
+        assert_ne!(a, fixed);
     }
 
     #[test]
