@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::error::ClientError;
@@ -90,8 +90,7 @@ impl ClientConn {
 
     /// Writes one raw byte (the answer to SSLRequest / GSSENCRequest).
     pub async fn write_byte(&mut self, b: u8) -> Result<(), ClientError> {
-        self.stream.write_all(&[b]).await?;
-        self.stream.flush_tls().await?;
+        self.stream.send_all(&[b]).await?;
         Ok(())
     }
 

@@ -62,15 +62,6 @@ impl Stream {
         }
     }
 
-    /// Pushes buffered TLS records out; plain TCP has nothing to flush.
-    #[inline]
-    pub async fn flush_tls(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(_) => Ok(()),
-            Stream::Tls(s) => tokio::io::AsyncWriteExt::flush(s.as_mut()).await,
-        }
-    }
-
     /// Writes all of `data` and flushes it (TLS records included). Plain
     /// TCP tries the socket directly first: it nearly always has room, and
     /// a direct write skips the future and readiness bookkeeping.
