@@ -45,21 +45,7 @@ impl Catalog {
     /// verbatim with `$n` placeholders: the exact text is looked up first,
     /// before spending a scan on its shape.
     pub fn classify_parse(&self, sql: &str) -> (Arc<Classification>, bool) {
-        let functions = self
-            .functions
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let hit = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .cache
-            .get(sql, &functions);
-        match hit {
-            Some(hit) => (hit, true),
-            None => self.classify(sql),
-        }
+        self.lookup(sql, true)
     }
 
     /// The classification of `sql`, and whether it came from the cache.
@@ -69,6 +55,13 @@ impl Catalog {
     /// A text with literals is looked up by its shape first (one lookup for
     /// the common case), then as itself (session commands keep their values).
     pub fn classify(&self, sql: &str) -> (Arc<Classification>, bool) {
+        self.lookup(sql, false)
+    }
+
+    /// Cache lookups (the exact text before or after the shape), then on a
+    /// miss the classification, stored under the shape when no literal
+    /// matters to it.
+    fn lookup(&self, sql: &str, exact_first: bool) -> (Arc<Classification>, bool) {
         let functions = self
             .functions
             .read()
@@ -76,14 +69,21 @@ impl Catalog {
             .clone();
         let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let Cached { cache, scratch } = &mut *guard;
+        if exact_first {
+            if let Some(hit) = cache.get(sql, &functions) {
+                return (hit, true);
+            }
+        }
         let shaped = shape::shape_into(sql, scratch);
         if shaped {
             if let Some(hit) = cache.get(scratch, &functions) {
                 return (hit, true);
             }
         }
-        if let Some(hit) = cache.get(sql, &functions) {
-            return (hit, true);
+        if !exact_first {
+            if let Some(hit) = cache.get(sql, &functions) {
+                return (hit, true);
+            }
         }
         let key = shaped.then(|| scratch.clone());
         drop(guard);
