@@ -4,6 +4,7 @@
 //! and one replica). Connections come from the pools and go back to them,
 //! reset, when the session ends.
 
+mod batch;
 mod begin;
 pub mod client;
 pub mod fresh;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncReadExt;
 
-use super::request::BatchInfo;
+use super::batch::BatchInfo;
 use super::{Effect, EnsureError, Held, Session, SessionError, Slot};
 use crate::classify::Classification;
 use crate::error::{BackendError, ClientError};

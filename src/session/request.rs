@@ -1,93 +1,29 @@
 //! Client requests: classify, route, get the connection ready, send.
 //!
 //! A simple Query is one request. Extended-protocol messages are gathered
-//! into a batch up to Sync (or Flush); the batch goes to one backend,
-//! chosen by its most-writing statement. Named statements are classified
-//! once, at Parse, and looked up by name at Bind.
+//! into a batch up to Sync or Flush (`batch`); the batch goes to one
+//! backend, chosen by its most-writing statement.
 
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 
 use super::begin::begin_decision;
 use super::fresh::Fresh as Freshness;
 use super::relay::{Flow, Relay};
-use super::rewrite;
 use super::settings::quote_ident;
-use super::sql_prepare::{self, SqlLevel};
-use super::state::{Body, Fresh, Prepared};
+use super::state::{Body, Fresh};
 use super::sync::Prep;
 use super::tx_log::Step;
 use super::{Effect, Session, SessionError, Slot};
 use crate::admin::metrics;
 use crate::backend::statements;
-use crate::classify::{Class, Classification, Hint, SessionCmd, TxCmd, WriteReason};
-use crate::protocol::{messages, tag, ProtocolError, TxStatus};
+use crate::classify::{Class, Classification, Hint, SessionCmd, TxCmd};
+use crate::protocol::{messages, ProtocolError, TxStatus};
 use crate::route::{self, Decision, Reason};
 
-/// What the extended-protocol messages gathered so far need.
-#[derive(Default)]
-pub(super) struct BatchInfo {
-    classes: Vec<Arc<Classification>>,
-    /// Named statements bound or described but not parsed in this batch.
-    needs: Vec<String>,
-    /// Named statements parsed in this batch: client name, content hash,
-    /// the Parse as sent (under the server name), class.
-    parses: Vec<(String, u64, Bytes, Arc<Classification>)>,
-    closes: Vec<String>,
-    /// Class of the unnamed statement parsed in this batch, and its text
-    /// when it is an SQL-level PREPARE/EXECUTE/DEALLOCATE.
-    unnamed: Option<Arc<Classification>>,
-    unnamed_text: Option<String>,
-    /// SQL-level PREPARE/EXECUTE/DEALLOCATE bound in this batch.
-    sql: Vec<SqlLevel>,
-    /// The batch uses the unnamed statement without parsing it.
-    unnamed_used: bool,
-}
-
-impl BatchInfo {
-    /// Empty again, keeping the allocations for the next batch.
-    fn clear(&mut self) {
-        self.classes.clear();
-        self.needs.clear();
-        self.parses.clear();
-        self.closes.clear();
-        self.unnamed = None;
-        self.unnamed_text = None;
-        self.sql.clear();
-        self.unnamed_used = false;
-    }
-
-    fn fresh(&self) -> Vec<Fresh> {
-        self.parses
-            .iter()
-            .map(|(_, h, _, _)| Fresh::Protocol(*h))
-            .chain(self.sql.iter().filter_map(SqlLevel::fresh))
-            .collect()
-    }
-
-    /// A bound statement that prepares, executes or deallocates by SQL.
-    fn bound(&mut self, class: &Classification, text: Option<&str>) {
-        if let Some(s) = SqlLevel::of(class, text) {
-            if let Some(n) = s.needs() {
-                self.needs.push(n.to_owned());
-            }
-            self.sql.push(s);
-        }
-    }
-
-    /// The server name of a statement parsed earlier in this batch.
-    fn parsed(&self, name: &str) -> Option<statements::ServerName> {
-        self.parses
-            .iter()
-            .rev()
-            .find(|(n, ..)| n == name)
-            .map(|(_, h, ..)| statements::server_name(*h))
-    }
-}
-
 /// Session commands, savepoints and pins a classification carries.
-fn effect_of(c: &Classification) -> Option<Box<Effect>> {
+pub(super) fn effect_of(c: &Classification) -> Option<Box<Effect>> {
     let steps: Vec<Step> = std::iter::once(&c.class)
         .chain(&c.parts)
         .filter_map(Step::of)
@@ -106,7 +42,7 @@ fn effect_of(c: &Classification) -> Option<Box<Effect>> {
     }))
 }
 
-fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
+pub(super) fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
     if let Some(f) = from {
         let e = into.get_or_insert_with(Default::default);
         e.steps.extend(f.steps);
@@ -210,164 +146,6 @@ impl Session {
         }
         self.send(st, slot, &frame, 1, effect_of(&class)).await?;
         Ok(None)
-    }
-
-    /// Adds the extended-protocol message at the front of the client's
-    /// buffer (`end` bytes) to the batch, noting what it needs.
-    pub(super) fn gather(
-        &mut self,
-        st: &mut Relay,
-        t: u8,
-        end: usize,
-    ) -> Result<(), ProtocolError> {
-        // Read in place (copied into the batch once) instead of split off.
-        let gathered = self.gather_frame(st, t, &self.client.rbuf[..end]);
-        self.client.rbuf.advance(end);
-        gathered
-    }
-
-    fn gather_frame(&self, st: &mut Relay, t: u8, frame: &[u8]) -> Result<(), ProtocolError> {
-        let body = &frame[5..];
-        let malformed = |what| ProtocolError::Malformed(what);
-        let info = &mut st.info;
-        match t {
-            tag::PARSE => {
-                let (name, sql) = messages::parse_names(body).ok_or(malformed("Parse"))?;
-                let (class, hit) = self.catalog.classify_parse(sql);
-                self.shared.metrics.classify_cache(hit);
-                // An SQL EXECUTE is routed as the statement it runs.
-                let routed = class
-                    .execute
-                    .as_deref()
-                    .and_then(|n| self.tracked.class_of(n));
-                info.classes.push(routed.unwrap_or_else(|| class.clone()));
-                if let Some(e) = effect_of(&class) {
-                    merge(&mut st.effect, Some(e));
-                }
-                let text = SqlLevel::wants_text(&class).then(|| sql.to_owned());
-                let name = name.to_owned();
-                let rewritten;
-                let frame = match sql_prepare::deallocate_text(&class, &self.tracked) {
-                    Some(sql) => {
-                        rewritten = rewrite::parse_sql(frame, &sql).ok_or(malformed("Parse"))?;
-                        &rewritten[..]
-                    }
-                    None => frame,
-                };
-                if name.is_empty() {
-                    info.unnamed = Some(class);
-                    info.unnamed_text = text;
-                    st.batch.extend_from_slice(frame);
-                    return Ok(());
-                } else {
-                    let content = rewrite::parse_content(frame).ok_or(malformed("Parse"))?;
-                    let hash = statements::content_hash(content);
-                    let parse = rewrite::parse(frame, &statements::server_name(hash))
-                        .ok_or(malformed("Parse"))?
-                        .freeze();
-                    st.batch.extend_from_slice(&parse);
-                    info.parses.push((name, hash, parse, class));
-                    merge(
-                        &mut st.effect,
-                        Some(Box::new(Effect {
-                            parsed: vec![hash],
-                            ..Effect::default()
-                        })),
-                    );
-                    return Ok(());
-                }
-            }
-            tag::BIND | tag::DESCRIBE => {
-                let stmt = if t == tag::BIND {
-                    messages::bind_names(body).ok_or(malformed("Bind"))?.1
-                } else {
-                    match messages::target(body).ok_or(malformed("Describe"))? {
-                        (b'S', name) => name,
-                        _ => "\0",
-                    }
-                };
-                if t == tag::BIND {
-                    self.bound_sql_level(st, stmt);
-                }
-                let info = &mut st.info;
-                if stmt.is_empty() {
-                    if info.unnamed.is_none() {
-                        info.unnamed_used = true;
-                    }
-                } else if stmt != "\0" {
-                    let server = match info.parsed(stmt) {
-                        Some(server) => Some(server),
-                        None => {
-                            let class = self.tracked.class_of(stmt).unwrap_or_else(|| {
-                                Arc::new(Classification::write(WriteReason::Other))
-                            });
-                            info.classes.push(class);
-                            info.needs.push(stmt.to_owned());
-                            self.tracked.server_name(stmt)
-                        }
-                    };
-                    // A name the session does not know goes as is: the
-                    // server answers that it does not exist.
-                    if let Some(server) = server {
-                        let out = if t == tag::BIND {
-                            rewrite::bind(&mut st.batch, frame, &server)
-                        } else {
-                            rewrite::target(&mut st.batch, frame, &server)
-                        };
-                        return out.ok_or(malformed("Bind"));
-                    }
-                }
-            }
-            tag::CLOSE => {
-                if let (b'S', name) = messages::target(body).ok_or(malformed("Close"))? {
-                    if !name.is_empty() {
-                        // The server statement stays cached for others.
-                        info.closes.push(name.to_owned());
-                        return rewrite::target(&mut st.batch, frame, statements::CLOSED)
-                            .ok_or(malformed("Close"));
-                    }
-                }
-            }
-            _ => {}
-        }
-        st.batch.extend_from_slice(frame);
-        Ok(())
-    }
-
-    /// Notes an SQL-level PREPARE/EXECUTE/DEALLOCATE that `stmt` (the
-    /// statement a Bind names) runs.
-    fn bound_sql_level(&self, st: &mut Relay, stmt: &str) {
-        let info = &mut st.info;
-        if stmt.is_empty() {
-            match (&info.unnamed, &st.last_unnamed) {
-                (Some(c), _) => {
-                    let (c, text) = (c.clone(), info.unnamed_text.clone());
-                    info.bound(&c, text.as_deref());
-                }
-                (None, Some((_, c))) => info.bound(c, None),
-                (None, None) => {}
-            }
-            return;
-        }
-        let parsed = info.parses.iter().rev().find(|(n, ..)| n == stmt);
-        let (class, parse) = match parsed {
-            Some((_, _, parse, class)) => (class.clone(), parse.clone()),
-            None => match self.tracked.statements.get(stmt) {
-                Some(Prepared {
-                    body: Body::Protocol(parse),
-                    class,
-                    ..
-                }) => (class.clone(), parse.clone()),
-                _ => return,
-            },
-        };
-        if SqlLevel::wants_text(&class) {
-            let text = parse
-                .get(5..)
-                .and_then(messages::parse_names)
-                .map(|(_, t)| t);
-            info.bound(&class, text);
-        }
     }
 
     /// Where the gathered batch goes.
