@@ -83,70 +83,40 @@ fn bench(c: &mut Criterion) {
             black_box(server_wait.on_client_final_message(black_box(client_final.as_bytes())))
         })
     });
+    // The final step needs the nonce of this very first step, so the
+    // client-final message is rebuilt outside the timing: a fixed client
+    // proof cannot match a fresh server nonce.
+    let per_connection = |secret: &dyn Fn() -> ScramSecret, iters: u64| {
+        let mut total = std::time::Duration::ZERO;
+        for _ in 0..iters {
+            let Ok((cf, cw)) = client.build_client_first() else {
+                panic!("client-first failed");
+            };
+            let t = std::time::Instant::now();
+            let first =
+                server.on_client_first_message_with_secret(black_box(cf.as_bytes()), secret());
+            total += t.elapsed();
+            let Ok((sf, sw)) = first else {
+                panic!("server-first failed")
+            };
+            let Ok((fin, _)) = cw.build_client_final(sf.as_bytes()) else {
+                panic!("client-final failed");
+            };
+            let t = std::time::Instant::now();
+            let ok = sw
+                .on_client_final_message(black_box(fin.as_bytes()))
+                .is_ok();
+            total += t.elapsed();
+            assert!(ok);
+        }
+        total
+    };
     g.bench_function("verify per connection, verifier (first + final)", |b| {
-        // The final step needs the nonce of this very first step, so the
-        // client-final message is rebuilt outside the timing: a fixed client
-        // proof cannot match a fresh server nonce.
-        b.iter_custom(|iters| {
-            let mut total = std::time::Duration::ZERO;
-            for _ in 0..iters {
-                let Ok((cf, cw)) = client.build_client_first() else {
-                    panic!("client-first failed");
-                };
-                let t = std::time::Instant::now();
-                let first = server
-                    .on_client_first_message_with_secret(black_box(cf.as_bytes()), verifier(&ver));
-                total += t.elapsed();
-                let Ok((sf, sw)) = first else {
-                    panic!("server-first failed")
-                };
-                let Ok((fin, _)) = cw.build_client_final(sf.as_bytes()) else {
-                    panic!("client-final failed");
-                };
-                let t = std::time::Instant::now();
-                let ok = sw
-                    .on_client_final_message(black_box(fin.as_bytes()))
-                    .is_ok();
-                total += t.elapsed();
-                assert!(ok);
-            }
-            total
-        })
+        b.iter_custom(|iters| per_connection(&|| verifier(&ver), iters))
     });
     g.bench_function(
         "verify per connection, salted password (first + final)",
-        |b| {
-            // The final step needs the nonce of this very first step, so the
-            // client-final message is rebuilt outside the timing: a fixed client
-            // proof cannot match a fresh server nonce.
-            b.iter_custom(|iters| {
-                let mut total = std::time::Duration::ZERO;
-                for _ in 0..iters {
-                    let Ok((cf, cw)) = client.build_client_first() else {
-                        panic!("client-first failed");
-                    };
-                    let t = std::time::Instant::now();
-                    let first = server.on_client_first_message_with_secret(
-                        black_box(cf.as_bytes()),
-                        salted(&salt, &cached),
-                    );
-                    total += t.elapsed();
-                    let Ok((sf, sw)) = first else {
-                        panic!("server-first failed")
-                    };
-                    let Ok((fin, _)) = cw.build_client_final(sf.as_bytes()) else {
-                        panic!("client-final failed");
-                    };
-                    let t = std::time::Instant::now();
-                    let ok = sw
-                        .on_client_final_message(black_box(fin.as_bytes()))
-                        .is_ok();
-                    total += t.elapsed();
-                    assert!(ok);
-                }
-                total
-            })
-        },
+        |b| b.iter_custom(|iters| per_connection(&|| salted(&salt, &cached), iters)),
     );
     g.bench_function("verify per connection, PBKDF2 each time", |b| {
         b.iter(|| {
