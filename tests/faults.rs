@@ -50,6 +50,37 @@ async fn server_connections(direct: &Client, like: &str) -> i64 {
         .get(0)
 }
 
+/// Starts `SELECT pg_sleep(30)` on the primary through `client` and waits
+/// until the server runs it; the query's task (which hands the client back)
+/// and the server process's pid.
+async fn sleep_on_primary(
+    client: Client,
+    direct: &Client,
+    which: &str,
+) -> (
+    tokio::task::JoinHandle<(
+        Client,
+        Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>,
+    )>,
+    i32,
+) {
+    let q = tokio::spawn(async move {
+        let r = client
+            .simple_query("/* pgsplit:primary */ SELECT pg_sleep(30)")
+            .await;
+        (client, r)
+    });
+    let sleeping = "SELECT pid FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(30)' \
+                    AND state = 'active' AND pid <> pg_backend_pid()";
+    let found = eventually(Duration::from_secs(5), || async {
+        !direct.query(sleeping, &[]).await.unwrap().is_empty()
+    })
+    .await;
+    assert!(found, "the query never started{which}");
+    let pid: i32 = direct.query_one(sleeping, &[]).await.unwrap().get(0);
+    (q, pid)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_killed_mid_query() {
     let _serial = SERIAL.lock().await;
@@ -66,20 +97,7 @@ async fn backend_killed_mid_query() {
             .unwrap();
 
         // 1. The server process running the query is terminated.
-        let q = tokio::spawn(async move {
-            let r = victim
-                .simple_query("/* pgsplit:primary */ SELECT pg_sleep(30)")
-                .await;
-            (victim, r)
-        });
-        let sleeping = "SELECT pid FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(30)' \
-                        AND state = 'active' AND pid <> pg_backend_pid()";
-        let found = eventually(Duration::from_secs(5), || async {
-            !direct.query(sleeping, &[]).await.unwrap().is_empty()
-        })
-        .await;
-        assert!(found, "the query never started");
-        let pid: i32 = direct.query_one(sleeping, &[]).await.unwrap().get(0);
+        let (q, pid) = sleep_on_primary(victim, &direct, "").await;
         let t0 = Instant::now();
         direct
             .execute("SELECT pg_terminate_backend($1)", &[&pid])
@@ -105,18 +123,7 @@ async fn backend_killed_mid_query() {
 
         // 2. SIGKILL of the server process: PostgreSQL restarts every
         // backend. Clients get an error each, then go on.
-        let q = tokio::spawn(async move {
-            let r = victim
-                .simple_query("/* pgsplit:primary */ SELECT pg_sleep(30)")
-                .await;
-            (victim, r)
-        });
-        let found = eventually(Duration::from_secs(5), || async {
-            !direct.query(sleeping, &[]).await.unwrap().is_empty()
-        })
-        .await;
-        assert!(found, "the query never started (2)");
-        let pid: i32 = direct.query_one(sleeping, &[]).await.unwrap().get(0);
+        let (q, pid) = sleep_on_primary(victim, &direct, " (2)").await;
         let killed = Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status()
