@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! server (accept) ─► session::handshake (startup, auth) ─► session::relay
-//!      ─► route ─► pool (deadpool, per backend/user/database) ─► backend
+//!      ─► route ─► pool (per backend/user/database) ─► backend
 //!                    ▲
 //!                    └── topology task: probes → roles → watch<Arc<Topology>>
 //! ```
@@ -12,7 +12,7 @@
 //! - [`protocol`]: bytes in, frames out; no I/O.
 //! - [`auth`]: client-facing SCRAM-SHA-256 / md5.
 //! - [`backend`]: one server connection (connect, authenticate, own queries).
-//! - [`pool`]: deadpool pools of backend connections.
+//! - [`pool`]: pools of backend connections (idle stack, FIFO waiters).
 //! - [`session`]: one client: handshake, then the relay loop.
 //! - [`topology`]: the only writer of backend roles and health.
 //! - [`admin`]: HTTP endpoints (/health /ready /status /metrics /reload) and

@@ -8,6 +8,8 @@
 mod asyncpg_wire;
 #[path = "txpool/modes.rs"]
 mod modes;
+#[path = "txpool/queue.rs"]
+mod queue;
 #[path = "txpool/raw.rs"]
 mod raw;
 #[path = "txpool/sqlprep.rs"]

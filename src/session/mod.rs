@@ -320,7 +320,7 @@ impl Session {
         // A transaction open there cannot continue on the new primary.
         if let Some(old) = self.take(slot) {
             let in_tx = old.conn.tx != TxStatus::Idle;
-            release(old, self.lifetime());
+            release(old);
             if in_tx {
                 self.tx = TxStatus::Idle;
                 return Err(EnsureError::PrimaryChanged(
@@ -429,16 +429,15 @@ impl Session {
     /// pinned session's connections, or ones carrying untracked state, are
     /// reset first.
     fn release_all(&mut self) {
-        let lifetime = self.lifetime();
         let as_is = !self.tracked.pinned() && !self.tracked.untracked;
         for slot in [Slot::Primary, Slot::Replica] {
             if let Some(h) = self.take(slot) {
                 let done =
                     h.outstanding == 0 && h.conn.tx == TxStatus::Idle && held_scan_clean(&h.conn);
                 if as_is && done {
-                    txpool::give_back(h.conn, lifetime);
+                    drop(h.conn);
                 } else {
-                    release(h, lifetime);
+                    release(h);
                 }
             }
         }
@@ -448,7 +447,7 @@ impl Session {
 /// Back to the pool after `DISCARD ALL` (and `ROLLBACK` of a transaction
 /// the client left open) when nothing is owed on it; otherwise cancelled
 /// (if busy) and closed.
-fn release(held: Held, lifetime: std::time::Duration) {
+fn release(held: Held) {
     let Held {
         conn, outstanding, ..
     } = held;
@@ -465,7 +464,6 @@ fn release(held: Held, lifetime: std::time::Duration) {
                 Ok(_) => {
                     conn.applied.clear();
                     conn.prepared.clear();
-                    txpool::give_back(conn, lifetime);
                     return;
                 }
                 Err(e) => tracing::debug!(error = %e, "reset failed; closing connection"),
@@ -475,7 +473,7 @@ fn release(held: Held, lifetime: std::time::Duration) {
                 tracing::debug!(error = %e, "cancel of abandoned request failed");
             }
         }
-        drop(deadpool::managed::Object::take(conn));
+        conn.discard();
     });
 }
 

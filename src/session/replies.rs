@@ -262,7 +262,7 @@ impl Session {
             };
             if self.held(other).is_some_and(|h| h.outstanding == 0) {
                 if let Some(h) = self.take(other) {
-                    super::release(h, self.lifetime());
+                    super::release(h);
                 }
             }
         }
@@ -296,7 +296,7 @@ impl Session {
                 format!("pgsplit: lost the connection to backend {}", held.conn.addr),
             ),
         };
-        drop(deadpool::managed::Object::take(held.conn));
+        held.conn.discard();
         let was_open = st.open == Some(slot);
         if in_tx {
             self.tx = TxStatus::Idle;

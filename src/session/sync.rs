@@ -68,7 +68,7 @@ impl Session {
                 tracing::warn!(error = %e, "replaying session state failed");
                 if e.is_fatal() {
                     if let Some(h) = self.take(slot) {
-                        drop(deadpool::managed::Object::take(h.conn));
+                        h.conn.discard();
                     }
                 }
                 Prep::Failed(EnsureError::Backend(e))

@@ -11,12 +11,9 @@
 //! keeps its primary connection until the state is gone (`DISCARD ALL`) or
 //! the session ends, when the connection is reset like in session mode.
 
-use std::time::Duration;
-
 use super::relay::Relay;
 use super::{Session, Slot};
 use crate::config::PoolMode;
-use crate::pool::Conn;
 use crate::protocol::TxStatus;
 
 impl Session {
@@ -45,7 +42,7 @@ impl Session {
         }
         if let Some(h) = self.take(slot) {
             self.forget_cancel(slot);
-            give_back(h.conn, self.lifetime());
+            drop(h.conn);
         }
     }
 
@@ -56,25 +53,11 @@ impl Session {
         }
     }
 
-    pub(super) fn lifetime(&self) -> Duration {
-        self.shared.config.load().pool.server_lifetime
-    }
-
     /// A CancelRequest must not reach a connection another session uses now.
     fn forget_cancel(&mut self, slot: Slot) {
         if self.cancel_target.is_some_and(|(s, _)| s == slot) {
             *self.cancel.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
             self.cancel_target = None;
         }
-    }
-}
-
-/// Back to the pool as it is, or closed when older than `lifetime`.
-pub(super) fn give_back(conn: Conn, lifetime: Duration) {
-    if conn.created.elapsed() >= lifetime {
-        tracing::debug!(backend = %conn.addr, "closing a connection past server_lifetime");
-        drop(deadpool::managed::Object::take(conn));
-    } else {
-        drop(conn);
     }
 }
