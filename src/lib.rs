@@ -207,6 +207,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let metrics = Arc::new(Metrics::new());
     let pools = Arc::new(Pools::new(config.pool.clone(), metrics.clone()));
     pools.set_tls(backend_tls);
+    tracker.spawn(pools.clone().maintain(shutdown.clone()));
     tracker.spawn(topology::run(
         config_rx,
         probes,

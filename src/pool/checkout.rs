@@ -6,8 +6,9 @@
 //! idle and are reaped). Waiters are served first come, first served: a
 //! connection given back goes straight to the oldest waiter, and when a
 //! connection closes, its place goes to the oldest waiter, who opens a new
-//! one. Taking a free connection touches no timer and no clock; a give back
-//! reads the clock once.
+//! one. Taking a free connection touches no timer and no clock, and a
+//! give back reads the clock once: waiters' deadlines are enforced by the
+//! pools' maintenance tick (`maintain.rs`), not by a timer each.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,6 +54,13 @@ enum Handoff {
     Room,
 }
 
+struct Waiter {
+    tx: oneshot::Sender<Handoff>,
+    /// Past this, the maintenance tick drops the sender: the checkout
+    /// fails with 53300.
+    deadline: Instant,
+}
+
 struct Idle {
     conn: Box<BackendConn>,
     since: Instant,
@@ -64,7 +72,7 @@ struct State {
     idle: Vec<Idle>,
     /// Oldest first. A waiter that gave up leaves a closed sender behind,
     /// skipped when reached.
-    waiters: VecDeque<oneshot::Sender<Handoff>>,
+    waiters: VecDeque<Waiter>,
     /// Connections open or being opened, idle or not.
     size: usize,
     /// Forgotten by the registry: nothing is pooled or handed out any more.
@@ -119,15 +127,17 @@ impl Pool {
                     Next::Open(s.limits.connect_timeout)
                 } else {
                     let (tx, rx) = oneshot::channel();
-                    s.waiters.push_back(tx);
+                    let began = Instant::now();
+                    let deadline = began + s.limits.checkout_timeout;
+                    s.waiters.push_back(Waiter { tx, deadline });
                     let queued = Queued {
                         rx,
                         pool: self.clone(),
                     };
-                    Next::Wait(queued, s.limits)
+                    Next::Wait(queued, began, s.limits)
                 }
             };
-            let (queued, limits) = match next {
+            let (queued, began, limits) = match next {
                 Next::Idle(conn) if usable(&conn) => {
                     metrics.checkout_wait(Duration::ZERO);
                     return Ok(Conn::new(conn, self.clone()));
@@ -140,12 +150,11 @@ impl Pool {
                     metrics.checkout_wait(Duration::ZERO);
                     return self.open(Room::new(self), timeout).await;
                 }
-                Next::Wait(queued, limits) => (queued, limits),
+                Next::Wait(queued, began, limits) => (queued, began, limits),
             };
-            let began = Instant::now();
             let got = {
                 let _waiting = metrics.checkout_waiting();
-                queued.wait(limits.checkout_timeout).await
+                queued.wait().await
             };
             metrics.checkout_wait(began.elapsed());
             return match got {
@@ -198,7 +207,7 @@ impl Pool {
         }
         let mut conn = conn;
         while let Some(w) = s.waiters.pop_front() {
-            match w.send(Handoff::Conn(conn)) {
+            match w.tx.send(Handoff::Conn(conn)) {
                 Ok(()) => return,
                 Err(Handoff::Conn(c)) => conn = c,
                 Err(Handoff::Room) => unreachable!("sent a connection"),
@@ -217,7 +226,7 @@ impl Pool {
         let mut s = self.lock();
         if !s.closed && s.size <= s.limits.max {
             while let Some(w) = s.waiters.pop_front() {
-                if w.send(Handoff::Room).is_ok() {
+                if w.tx.send(Handoff::Room).is_ok() {
                     return;
                 }
             }
@@ -225,9 +234,25 @@ impl Pool {
         s.size -= 1;
     }
 
+    /// Fails the checkouts that waited past their deadline (53300) and
+    /// forgets the places of clients that gave up.
+    pub fn expire_waiters(&self, now: Instant) {
+        let expired: VecDeque<Waiter> = {
+            let mut s = self.lock();
+            if s.waiters.is_empty() {
+                return;
+            }
+            let (gone, kept) = std::mem::take(&mut s.waiters)
+                .into_iter()
+                .partition(|w| w.deadline <= now || w.tx.is_closed());
+            s.waiters = kept;
+            gone
+        };
+        drop(expired);
+    }
+
     /// Closes idle connections past `idle_timeout` or `server_lifetime`.
-    pub fn reap(&self) {
-        let now = Instant::now();
+    pub fn reap(&self, now: Instant) {
         self.close_idle(|i, l| {
             now.saturating_duration_since(i.since) >= l.idle_timeout
                 || now.saturating_duration_since(i.conn.created) >= l.lifetime
@@ -275,7 +300,7 @@ impl Pool {
             let Some(w) = s.waiters.pop_front() else {
                 break;
             };
-            if w.send(Handoff::Room).is_ok() {
+            if w.tx.send(Handoff::Room).is_ok() {
                 s.size += 1;
             }
         }
@@ -286,7 +311,7 @@ impl Pool {
         Counts {
             size: s.size,
             idle: s.idle.len(),
-            waiting: s.waiters.iter().filter(|w| !w.is_closed()).count(),
+            waiting: s.waiters.iter().filter(|w| !w.tx.is_closed()).count(),
             max: s.limits.max,
         }
     }
@@ -295,7 +320,7 @@ impl Pool {
 enum Next {
     Idle(Box<BackendConn>),
     Open(Duration),
-    Wait(Queued, Limits),
+    Wait(Queued, Instant, Limits),
 }
 
 /// A server that ended an idle connection (restart, idle timeout, admin
@@ -318,16 +343,10 @@ struct Queued {
 }
 
 impl Queued {
-    /// What the queue hands over within `timeout`; `None` when nothing came
-    /// (or the pool closed).
-    async fn wait(mut self, timeout: Duration) -> Option<Handoff> {
-        match tokio::time::timeout(timeout, &mut self.rx).await {
-            Ok(got) => got.ok(),
-            Err(_) => {
-                self.rx.close();
-                self.rx.try_recv().ok()
-            }
-        }
+    /// What the queue hands over; `None` when the place expired or the
+    /// pool closed.
+    async fn wait(mut self) -> Option<Handoff> {
+        (&mut self.rx).await.ok()
     }
 }
 

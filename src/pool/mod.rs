@@ -5,7 +5,9 @@ mod conn;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::admin::metrics::Metrics as ProxyMetrics;
 use crate::auth::BackendAuth;
@@ -15,6 +17,9 @@ use crate::error::BackendError;
 use crate::tls::backend::BackendTls;
 use checkout::{Limits, Pool};
 pub use conn::Conn;
+
+/// How often pools are looked after (see [`Pools::maintain`]).
+pub const TICK: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
@@ -148,11 +153,24 @@ impl Pools {
         pools.values().cloned().collect()
     }
 
-    /// Closes idle connections past `idle_timeout` or `server_lifetime`;
-    /// run periodically.
-    pub fn reap(&self) {
-        for p in self.all() {
-            p.reap();
+    /// Pool upkeep, until `shutdown`: every [`TICK`], checkouts waiting past
+    /// `checkout_timeout` fail with 53300 and idle connections past
+    /// `idle_timeout` or `server_lifetime` close. One task for all pools
+    /// instead of a timer per waiting checkout: the timeout is kept to
+    /// within a tick, and a saturated pool's hot path arms no timer.
+    pub async fn maintain(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = Instant::now();
+            for p in self.all() {
+                p.expire_waiters(now);
+                p.reap(now);
+            }
         }
     }
 

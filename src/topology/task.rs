@@ -140,7 +140,6 @@ pub async fn run(
             tx.send_replace(Arc::new(next.clone()));
         }
         task.failover(&next).await;
-        task.pools.reap();
     }
 }
 
