@@ -15,7 +15,8 @@ use crate::backend::ConnectParams;
 use crate::config;
 use crate::error::BackendError;
 use crate::tls::backend::BackendTls;
-use checkout::{Limits, Pool};
+use checkout::Limits;
+pub use checkout::Pool;
 pub use conn::Conn;
 
 /// How often pools are looked after (see [`Pools::maintain`]).
@@ -144,6 +145,29 @@ impl Pools {
             // Forgotten while waiting (reload, new credentials): once more,
             // in the pool that replaced it.
             Err(CheckoutError::Closed(_)) => self.pool(key, auth).checkout(&self.metrics).await,
+            got => got,
+        }
+    }
+
+    /// [`Pools::checkout`] from `cache`, the pool the caller used last for
+    /// this key's role, while it is still the one for `key`; `cache` is
+    /// updated otherwise.
+    pub async fn checkout_with(
+        &self,
+        key: &PoolKey,
+        auth: &BackendAuth,
+        cache: &mut Option<Arc<Pool>>,
+    ) -> Result<Conn, CheckoutError> {
+        let pool = match cache {
+            Some(p) if p.params.addr == key.backend => p.clone(),
+            _ => cache.insert(self.pool(key, auth)).clone(),
+        };
+        match pool.checkout(&self.metrics).await {
+            // Forgotten (reload, new credentials): the registry's pool now.
+            Err(CheckoutError::Closed(_)) => {
+                let pool = cache.insert(self.pool(key, auth)).clone();
+                pool.checkout(&self.metrics).await
+            }
             got => got,
         }
     }

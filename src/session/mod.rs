@@ -33,7 +33,7 @@ use crate::cancel::Registration;
 use crate::catalog::Catalog;
 use crate::classify::Pin;
 use crate::error::{BackendError, ClientError};
-use crate::pool::{CheckoutError, Conn, PoolKey};
+use crate::pool::{CheckoutError, Conn, Pool, PoolKey};
 use crate::protocol::scan::Scanner;
 use crate::protocol::TxStatus;
 use crate::route::{self, SessionView};
@@ -191,6 +191,11 @@ pub struct Session {
     deferred_begin: Option<bytes::Bytes>,
     /// Session or transaction pooling, fixed when the session starts.
     mode: crate::config::PoolMode,
+    /// Kept between checkouts, which in transaction mode come once per
+    /// transaction: the pool each slot used last (no registry lookup while
+    /// it stays the same), and an empty reply queue (no allocation).
+    pools: [Option<Arc<Pool>>; 2],
+    spare_pending: VecDeque<Pending>,
 }
 
 impl Session {
@@ -225,6 +230,8 @@ impl Session {
             replica_seen: None,
             deferred_begin: None,
             mode,
+            pools: [None, None],
+            spare_pending: VecDeque::new(),
         }
     }
 
@@ -331,14 +338,20 @@ impl Session {
         let key = self.pool_key(topology.backends[backend].addr.clone());
         // Boxed, like the other rare awaits on the relay's path, so the
         // session's own future (held by every idle client) stays small.
-        let conn = Box::pin(self.shared.pools.checkout(&key, &self.user.backend)).await?;
+        let cache = &mut self.pools[slot as usize];
+        let conn = Box::pin(
+            self.shared
+                .pools
+                .checkout_with(&key, &self.user.backend, cache),
+        )
+        .await?;
         let limit = self.shared.config.load().listen.max_message_size;
         let held = Held {
             conn,
             backend,
             scan: Scanner::new(limit),
             outstanding: 0,
-            pending: VecDeque::new(),
+            pending: std::mem::take(&mut self.spare_pending),
             failed: false,
             synced: None,
             lsn_due: false,

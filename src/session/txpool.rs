@@ -12,7 +12,7 @@
 //! the session ends, when the connection is reset like in session mode.
 
 use super::relay::Relay;
-use super::{Session, Slot};
+use super::{Held, Session, Slot};
 use crate::config::PoolMode;
 use crate::protocol::TxStatus;
 
@@ -42,7 +42,12 @@ impl Session {
         }
         if let Some(h) = self.take(slot) {
             self.forget_cancel(slot);
-            drop(h.conn);
+            let Held {
+                conn, mut pending, ..
+            } = h;
+            drop(conn);
+            pending.clear();
+            self.spare_pending = pending;
         }
     }
 
