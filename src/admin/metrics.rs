@@ -13,9 +13,9 @@ use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use super::histogram::Histogram;
 use crate::pool::PoolStatus;
 use crate::topology::{Role, Topology};
 
@@ -178,9 +178,9 @@ impl Metrics {
             routed_by: Default::default(),
             pinned: Family::default(),
             // 100 µs .. ~100 s
-            statement_seconds: Histogram::new(exponential_buckets(0.0001, 4.0, 11)),
+            statement_seconds: Histogram::exponential(Duration::from_micros(100), 4, 11),
             // 10 µs .. ~10 s
-            checkout_wait_seconds: Histogram::new(exponential_buckets(0.00001, 4.0, 11)),
+            checkout_wait_seconds: Histogram::exponential(Duration::from_micros(10), 4, 11),
             bytes_in: Counter::default(),
             bytes_out: Counter::default(),
             failovers: Counter::default(),
@@ -380,12 +380,12 @@ impl Metrics {
 
     /// A request was answered (its ReadyForQuery relayed).
     pub fn statement_done(&self, d: Duration) {
-        self.statement_seconds.observe(d.as_secs_f64());
+        self.statement_seconds.observe(d);
     }
 
     /// A pool checkout finished (successfully or not) after `d`.
     pub fn checkout_wait(&self, d: Duration) {
-        self.checkout_wait_seconds.observe(d.as_secs_f64());
+        self.checkout_wait_seconds.observe(d);
     }
 
     /// A checkout is waiting; the guard ends the wait when dropped.

@@ -3,6 +3,7 @@
 //! ([`client`]).
 
 pub mod client;
+mod histogram;
 pub mod http;
 pub mod metrics;
 
