@@ -78,7 +78,9 @@ pub(super) fn classify_statement(stmt: &Statement, functions: &FunctionTable) ->
         } if statements.is_empty() => Classification::of(Class::Transaction(TxCmd::Begin {
             read_only: session::read_only(modes),
         })),
-        Statement::Commit { .. } => Classification::of(Class::Transaction(TxCmd::Commit)),
+        Statement::Commit { chain, .. } => {
+            Classification::of(Class::Transaction(TxCmd::Commit { chain: *chain }))
+        }
         Statement::Rollback { savepoint, .. } => {
             Classification::of(Class::Transaction(match savepoint {
                 Some(name) => TxCmd::RollbackTo {

@@ -152,11 +152,12 @@ pub enum DiscardKind {
 /// Transaction control. `read_only` is `Some(true)` for READ ONLY,
 /// `Some(false)` for READ WRITE and `None` when no access mode was given.
 /// A savepoint's `name` is case-folded like PostgreSQL does, so the proxy
-/// can tell which savepoint RELEASE or ROLLBACK TO means.
+/// can tell which savepoint RELEASE or ROLLBACK TO means. `chain` is set
+/// for `COMMIT AND CHAIN`, which opens the next transaction at once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TxCmd {
     Begin { read_only: Option<bool> },
-    Commit,
+    Commit { chain: bool },
     Rollback,
     Savepoint { name: String },
     Release { name: String },

@@ -280,7 +280,9 @@ mod tests {
     fn which_statements_may_commit_writes() {
         let c = Classification::of;
         assert!(may_write(&c(Class::Write(WriteReason::Dml))));
-        assert!(!may_write(&c(Class::Transaction(TxCmd::Commit))));
+        assert!(!may_write(&c(Class::Transaction(TxCmd::Commit {
+            chain: false
+        }))));
         assert!(may_write(&c(Class::Transaction(TxCmd::CommitPrepared))));
         assert!(!may_write(&c(Class::Read)));
         assert!(!may_write(&c(Class::Transaction(TxCmd::Begin {

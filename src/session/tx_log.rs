@@ -212,7 +212,7 @@ mod tests {
             tx(TxCmd::RollbackTo { name: name() }),
             Some(step("rollback_to:s"))
         );
-        assert_eq!(tx(TxCmd::Commit), None);
+        assert_eq!(tx(TxCmd::Commit { chain: false }), None);
         assert_eq!(session(SessionCmd::Deallocate { name: None }), None);
         assert_eq!(
             session(SessionCmd::ResetAll),

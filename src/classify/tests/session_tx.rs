@@ -13,6 +13,10 @@ fn tx(cmd: TxCmd) -> Class {
     Class::Transaction(cmd)
 }
 
+fn commit(chain: bool) -> TxCmd {
+    TxCmd::Commit { chain }
+}
+
 fn savepoint(name: &str) -> TxCmd {
     TxCmd::Savepoint { name: name.into() }
 }
@@ -183,10 +187,11 @@ fn session_and_transaction_table() {
             "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
             tx(ro(Some(false))),
         ),
-        ("COMMIT", tx(TxCmd::Commit)),
-        ("COMMIT WORK", tx(TxCmd::Commit)),
-        ("END", tx(TxCmd::Commit)),
-        ("COMMIT AND CHAIN", tx(TxCmd::Commit)),
+        ("COMMIT", tx(commit(false))),
+        ("COMMIT WORK", tx(commit(false))),
+        ("END", tx(commit(false))),
+        ("COMMIT AND CHAIN", tx(commit(true))),
+        ("COMMIT AND NO CHAIN", tx(commit(false))),
         ("ROLLBACK", tx(TxCmd::Rollback)),
         ("ABORT", tx(TxCmd::Rollback)),
         ("SAVEPOINT s1", tx(savepoint("s1"))),
