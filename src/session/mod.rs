@@ -61,20 +61,29 @@ pub struct Pending {
     pub own_sync: bool,
 }
 
-/// What a request changes in the session once it succeeds (its
-/// ReadyForQuery arrives with no ErrorResponse before it).
+/// What a request changes in the session: its steps as far as it ran
+/// (see `TxLog::walk`); its pins once it succeeds (its ReadyForQuery
+/// arrives with no ErrorResponse before it).
 #[derive(Debug, Default)]
 pub struct Effect {
-    /// Session commands and savepoints, in statement order.
-    pub steps: Vec<Step>,
+    /// Session commands, savepoints, COMMIT and ROLLBACK, in statement
+    /// order, each with the statement (counted from 0) it is in.
+    pub steps: Vec<(usize, Step)>,
     pub pins: Vec<Pin>,
     /// Pins it ends (UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL).
     pub unpins: Vec<Pin>,
-    /// It ends a transaction by ROLLBACK.
-    pub rollback: bool,
     /// Protocol statements (content hashes) the request parsed: if it
     /// fails, the connection only may have them.
     pub parsed: Vec<u64>,
+}
+
+impl Effect {
+    /// Which statement failed tells which steps ran: some step comes after
+    /// the first statement (the server stops a simple Query at its first
+    /// error, and answers each statement before it with CommandComplete).
+    pub fn counts(&self) -> bool {
+        self.steps.last().is_some_and(|(at, _)| *at > 0)
+    }
 }
 
 /// A backend connection the session holds, with its relay state.
@@ -89,6 +98,10 @@ pub struct Held {
     pub pending: VecDeque<Pending>,
     /// An ErrorResponse arrived since the last ReadyForQuery.
     pub failed: bool,
+    /// Statements completed (CommandComplete) since the last
+    /// ReadyForQuery, counted only where it tells which steps ran
+    /// (`Effect::counts`).
+    pub completed: usize,
     /// The `Tracked::generation` this connection's settings match.
     pub synced: Option<u64>,
     /// A request that may commit a write was sent: once the connection is
@@ -353,6 +366,7 @@ impl Session {
             outstanding: 0,
             pending: std::mem::take(&mut self.spare_pending),
             failed: false,
+            completed: 0,
             synced: None,
             lsn_due: false,
             fatal: None,

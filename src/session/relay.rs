@@ -14,6 +14,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::AsyncReadExt;
 
 use super::batch::BatchInfo;
+use super::tx_log::Outcome;
 use super::{Effect, EnsureError, Held, Session, SessionError, Slot};
 use crate::classify::Classification;
 use crate::error::{BackendError, ClientError};
@@ -47,10 +48,9 @@ pub(super) struct Relay {
     pub sent_at: Option<Instant>,
     /// `[listen] idle_in_transaction_timeout` when the session started.
     pub idle_tx_limit: Option<std::time::Duration>,
-    /// Per ReadyForQuery relayed in one read: what the request changed,
-    /// whether a transaction is still open, and how one that ended ended
-    /// (kept to reuse its allocation).
-    pub done: Vec<(Option<Box<Effect>>, bool, Option<bool>)>,
+    /// Per ReadyForQuery relayed in one read: what the request changed
+    /// and how it ended (kept to reuse its allocation).
+    pub done: Vec<(Option<Box<Effect>>, Outcome)>,
 }
 
 pub(super) enum Flow {

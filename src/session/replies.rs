@@ -7,7 +7,7 @@
 use bytes::Buf;
 
 use super::relay::Relay;
-use super::tx_log::Step;
+use super::tx_log::Outcome;
 use super::{Effect, Session, SessionError, Slot};
 use crate::classify::Pin;
 use crate::error::BackendError;
@@ -44,7 +44,9 @@ impl Session {
         loop {
             // The proxy's own request: every reply is read whole and none
             // reaches the client.
-            let swallowing = held.pending.front().is_some_and(|p| p.swallow);
+            let front = held.pending.front();
+            let swallowing = front.is_some_and(|p| p.swallow);
+            let counting = front.is_some_and(|p| p.effect.as_ref().is_some_and(|e| e.counts()));
             let want = |t| {
                 swallowing
                     || matches!(
@@ -54,6 +56,7 @@ impl Session {
                             | tag::COPY_IN_RESPONSE
                             | tag::ERROR_RESPONSE
                     )
+                    || (counting && t == tag::COMMAND_COMPLETE)
             };
             let event =
                 held.scan
@@ -90,31 +93,21 @@ impl Session {
                             let pending = held.pending.pop_front();
                             let own = pending.as_ref().is_some_and(|p| p.own_sync);
                             forward = !own;
-                            let mut succeeded = None;
-                            if let Some(super::Pending {
-                                effect: Some(effect),
-                                ..
-                            }) = pending
-                            {
-                                if !held.failed {
-                                    succeeded = Some(effect);
-                                } else {
-                                    // Statements after the error were skipped.
-                                    for h in &effect.parsed {
-                                        conn.prepared.uncertain(*h);
-                                    }
+                            let effect = pending.and_then(|p| p.effect);
+                            if let (Some(effect), true) = (&effect, held.failed) {
+                                // Statements after the error were skipped.
+                                for h in &effect.parsed {
+                                    conn.prepared.uncertain(*h);
                                 }
                             }
-                            // SET is transactional: a transaction that ends
-                            // commits only from `T`, without an error, and
-                            // not by ROLLBACK.
-                            let rollback = succeeded.as_ref().is_some_and(|e| e.rollback);
-                            let ended = (conn.tx != TxStatus::Idle && status == TxStatus::Idle)
-                                .then(|| {
-                                    conn.tx == TxStatus::InTransaction && !held.failed && !rollback
-                                });
-                            done.push((succeeded, status != TxStatus::Idle, ended));
+                            let outcome = Outcome {
+                                before: conn.tx,
+                                after: status,
+                                failed_at: held.failed.then_some(held.completed),
+                            };
+                            done.push((effect, outcome));
                             held.failed = false;
+                            held.completed = 0;
                             if status == TxStatus::Idle && held.lsn_due {
                                 held.lsn_due = false;
                                 *lsn_unknown = true;
@@ -148,6 +141,7 @@ impl Session {
                                 held.outstanding = held.outstanding.saturating_sub(1);
                             }
                         }
+                        tag::COMMAND_COMPLETE => held.completed += 1,
                         _ if idle => {
                             // An error while nothing was asked: the server is
                             // ending this connection (shutdown, admin kill).
@@ -185,37 +179,24 @@ impl Session {
         for (k, v) in params {
             conn.set_param(&k, &v);
         }
-        for (effect, in_tx, ended) in done.drain(..) {
-            if let Some(effect) = effect {
-                self.apply(slot, *effect, in_tx);
-            }
-            if let Some(committed) = ended {
-                self.end_transaction(slot, committed);
-            }
+        for (effect, outcome) in done.drain(..) {
+            self.apply(slot, effect, outcome);
         }
         st.done = done;
         self.release_if_done(st, slot);
         Ok(())
     }
 
-    /// Settings changed inside a transaction count once it commits.
-    fn end_transaction(&mut self, slot: Slot, committed: bool) {
-        let pending = self.tracked.in_tx.end();
-        let held = match slot {
-            Slot::Primary => self.primary.as_mut(),
-            Slot::Replica => self.replica.as_mut(),
-        };
-        if let (true, Some(held)) = (committed, held) {
-            for cmd in &pending {
-                self.tracked.record(cmd, &mut held.conn);
-            }
-            held.synced = None;
+    /// Records what a request on `slot` changed: settings once the
+    /// transaction they ran in commits (`TxLog::walk`), pins if it
+    /// succeeded.
+    fn apply(&mut self, slot: Slot, effect: Option<Box<Effect>>, outcome: Outcome) {
+        let ended = outcome.before != TxStatus::Idle && outcome.after == TxStatus::Idle;
+        if effect.is_none() && !ended {
+            return;
         }
-    }
-
-    /// Records what a request that succeeded on `slot` changed (settings
-    /// changed inside a transaction wait for its end).
-    fn apply(&mut self, slot: Slot, effect: Effect, in_tx: bool) {
+        let steps = effect.as_ref().map_or(&[][..], |e| &e.steps[..]);
+        let committed = self.tracked.in_tx.walk(steps, outcome);
         let held = match slot {
             Slot::Primary => self.primary.as_mut(),
             Slot::Replica => self.replica.as_mut(),
@@ -224,14 +205,27 @@ impl Session {
             return;
         };
         let mut release_other = false;
-        for step in &effect.steps {
-            if in_tx {
-                self.tracked.in_tx.log(step);
-            } else if let Step::Session(cmd) = step {
-                release_other |= self.tracked.record(cmd, &mut held.conn);
+        for cmd in &committed {
+            release_other |= self.tracked.record(cmd, &mut held.conn);
+        }
+        if effect.is_some() || !committed.is_empty() {
+            held.synced = None;
+        }
+        if release_other {
+            // DISCARD ALL: the other connection still carries the old state.
+            let other = match slot {
+                Slot::Primary => Slot::Replica,
+                Slot::Replica => Slot::Primary,
+            };
+            if self.held(other).is_some_and(|h| h.outstanding == 0) {
+                if let Some(h) = self.take(other) {
+                    super::release(h);
+                }
             }
         }
-        held.synced = None;
+        let Some(effect) = effect.filter(|_| outcome.failed_at.is_none()) else {
+            return;
+        };
         if effect.pins.contains(&Pin::Setting) && !self.transaction_pooling() {
             // A session keeps its connections in session mode: the setting
             // stays where it ran (pg_dump's `set_config(name, …) FROM
@@ -252,18 +246,6 @@ impl Session {
             }
             if was && !self.tracked.pinned() {
                 tracing::debug!("session unpinned: transaction pooling resumes");
-            }
-        }
-        if release_other {
-            // DISCARD ALL: the other connection still carries the old state.
-            let other = match slot {
-                Slot::Primary => Slot::Replica,
-                Slot::Replica => Slot::Primary,
-            };
-            if self.held(other).is_some_and(|h| h.outstanding == 0) {
-                if let Some(h) = self.take(other) {
-                    super::release(h);
-                }
             }
         }
     }

@@ -22,33 +22,49 @@ use crate::classify::{Class, Classification, Hint, SessionCmd, TxCmd};
 use crate::protocol::{messages, ProtocolError, TxStatus};
 use crate::route::{self, Decision, Reason};
 
-/// Session commands, savepoints and pins a classification carries.
+/// Session commands, savepoints, transaction ends and pins a
+/// classification carries.
 pub(super) fn effect_of(c: &Classification) -> Option<Box<Effect>> {
-    let steps: Vec<Step> = std::iter::once(&c.class)
-        .chain(&c.parts)
-        .filter_map(Step::of)
+    // A single statement has no parts; several have only parts (`class`
+    // then sums them up).
+    let statements = if c.parts.is_empty() {
+        std::slice::from_ref(&c.class)
+    } else {
+        &c.parts[..]
+    };
+    let steps: Vec<(usize, Step)> = statements
+        .iter()
+        .enumerate()
+        .filter_map(|(at, class)| Some((at, Step::of(class)?)))
         .collect();
-    let is_rollback = |class: &Class| matches!(class, Class::Transaction(TxCmd::Rollback));
-    let rollback = is_rollback(&c.class) || c.parts.iter().any(is_rollback);
-    if steps.is_empty() && c.pin.is_none() && c.unpins.is_empty() && !rollback {
+    if steps.is_empty() && c.pin.is_none() && c.unpins.is_empty() {
         return None;
     }
     Some(Box::new(Effect {
         steps,
         pins: c.pins().collect(),
         unpins: c.unpins.clone(),
-        rollback,
         parsed: Vec::new(),
     }))
 }
 
+/// A plain COMMIT alone ends idle, committed or (after an error) rolled
+/// back, as its ReadyForQuery says: `TxLog::walk` needs no step for it, so
+/// the common end of a transaction allocates no effect.
+fn lone_commit(c: &Classification) -> bool {
+    c.parts.is_empty() && matches!(c.class, Class::Transaction(TxCmd::Commit { chain: false }))
+}
+
+/// Adds a Parse's effect to its batch's. Which statement of a batch failed
+/// is not tracked (its steps come from Parse, not Execute): a failed
+/// batch counts as failed before any of its steps, as if none ran.
 pub(super) fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
     if let Some(f) = from {
         let e = into.get_or_insert_with(Default::default);
-        e.steps.extend(f.steps);
+        e.steps
+            .extend(f.steps.into_iter().map(|(_, step)| (0, step)));
         e.pins.extend(f.pins);
         e.unpins.extend(f.unpins);
-        e.rollback |= f.rollback;
         e.parsed.extend(f.parsed);
     }
 }
@@ -144,7 +160,12 @@ impl Session {
             messages::query(&mut out, &sql);
             frame = out.freeze();
         }
-        self.send(st, slot, &frame, 1, effect_of(&class)).await?;
+        let effect = if lone_commit(&class) {
+            None
+        } else {
+            effect_of(&class)
+        };
+        self.send(st, slot, &frame, 1, effect).await?;
         Ok(None)
     }
 

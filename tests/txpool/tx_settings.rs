@@ -110,3 +110,80 @@ async fn rollback_to_savepoint_undoes_only_the_settings_after_it() {
     }
     p.stop().await;
 }
+
+/// Transaction control inside one simple Query, and errors, as the server
+/// runs them: each text is sent as one Query; the comment says what the
+/// server keeps (checked against PostgreSQL 15 with psql).
+#[tokio::test]
+async fn transaction_control_inside_one_query_is_followed_statement_by_statement() {
+    let p = proxy_with(crate::transaction_mode(2)).await;
+    let c = p.client().await;
+    let others: Vec<_> = [p.client().await, p.client().await].into();
+    let default_app = setting(&c, "application_name").await;
+    let default_path = show(&c).await;
+    let default_work_mem = setting(&c, "work_mem").await;
+    let ok = [
+        // A ROLLBACK after the SET in the same text undoes it.
+        "BEGIN",
+        "SET statement_timeout = '41s'; ROLLBACK",
+        // ROLLBACK TO inside one text: 'tp_a' stays.
+        "BEGIN; SET application_name = 'tp_a'; SAVEPOINT s; \
+         SET application_name = 'tp_b'; ROLLBACK TO s; COMMIT",
+        // A SET before BEGIN joins the transaction BEGIN starts, and goes
+        // with its ROLLBACK.
+        "SET work_mem = '5MB'; BEGIN; SET lock_timeout = '7s'; ROLLBACK",
+        // Two transactions in one text both commit.
+        "BEGIN; SET maintenance_work_mem = '77MB'; COMMIT; SET geqo_threshold = 9",
+        // COMMIT, then an implicit transaction that commits at the end.
+        "BEGIN",
+        "SET cursor_tuple_fraction = 0.5; COMMIT; SET from_collapse_limit = 7",
+    ];
+    for sql in ok {
+        c.batch_execute(sql).await.unwrap();
+    }
+    // The error aborts the transaction, but ROLLBACK TO a savepoint set
+    // before it keeps what was SET before that savepoint.
+    c.batch_execute("BEGIN").await.unwrap();
+    let failed = "SET search_path = tp_before_error; SAVEPOINT s; \
+                  SET join_collapse_limit = 3; SELECT 1/0; SET geqo = off";
+    assert!(c.batch_execute(failed).await.is_err());
+    c.batch_execute("ROLLBACK TO s").await.unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+    // What a COMMIT earlier in the text committed stays; the implicit
+    // transaction after it fails and keeps nothing.
+    let failed = "BEGIN; SET enable_seqscan = off; COMMIT; \
+                  SET enable_hashjoin = off; SELECT 1/0";
+    assert!(c.batch_execute(failed).await.is_err());
+    let expected = [
+        ("statement_timeout", "0"),
+        ("application_name", "tp_a"),
+        ("work_mem", default_work_mem.as_str()),
+        ("lock_timeout", "0"),
+        ("maintenance_work_mem", "77MB"),
+        ("geqo_threshold", "9"),
+        ("cursor_tuple_fraction", "0.5"),
+        ("from_collapse_limit", "7"),
+        ("search_path", "tp_before_error"),
+        ("join_collapse_limit", "8"),
+        ("geqo", "on"),
+        ("enable_seqscan", "off"),
+        ("enable_hashjoin", "on"),
+    ];
+    assert_ne!(default_app, "tp_a");
+    assert_ne!(default_path, "tp_before_error");
+    for round in 0..10 {
+        // Others use the connections in between, so c moves around.
+        for o in &others {
+            o.batch_execute("SELECT 1").await.unwrap();
+        }
+        let mut wrong = Vec::new();
+        for (name, value) in expected {
+            let got = setting(&c, name).await;
+            if got != value {
+                wrong.push(format!("{name} = {got}, not {value}"));
+            }
+        }
+        assert!(wrong.is_empty(), "round {round}: {wrong:#?}");
+    }
+    p.stop().await;
+}
