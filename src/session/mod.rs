@@ -342,7 +342,9 @@ impl Session {
             let in_tx = old.conn.tx != TxStatus::Idle;
             release(old);
             if in_tx {
+                // Rolled back on release: its settings with it.
                 self.tx = TxStatus::Idle;
+                self.tracked.in_tx.clear();
                 return Err(EnsureError::PrimaryChanged(
                     topology.backends[backend].addr.clone(),
                 ));
