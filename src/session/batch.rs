@@ -121,9 +121,6 @@ impl Session {
                     .as_deref()
                     .and_then(|n| self.tracked.class_of(n));
                 info.classes.push(routed.unwrap_or_else(|| class.clone()));
-                if let Some(e) = effect_of(&class) {
-                    merge(&mut st.effect, Some(e));
-                }
                 let text = SqlLevel::wants_text(&class).then(|| sql.to_owned());
                 let name = name.to_owned();
                 let rewritten;
@@ -167,7 +164,7 @@ impl Session {
                     }
                 };
                 if t == tag::BIND {
-                    self.bound_sql_level(st, stmt);
+                    self.bound(st, stmt);
                 }
                 let info = &mut st.info;
                 if stmt.is_empty() {
@@ -214,19 +211,22 @@ impl Session {
         Ok(())
     }
 
-    /// Notes an SQL-level PREPARE/EXECUTE/DEALLOCATE that `stmt` (the
-    /// statement a Bind names) runs.
-    fn bound_sql_level(&self, st: &mut Relay, stmt: &str) {
+    /// Notes what `stmt` (the statement a Bind names, parsed in this
+    /// batch or an earlier one) changes when it runs: session commands,
+    /// savepoints, transaction ends and pins count when a statement is
+    /// bound to run, not when it is parsed, so a statement prepared once
+    /// and run again later counts each time, and one never run does not.
+    /// Also notes an SQL-level PREPARE/EXECUTE/DEALLOCATE it runs.
+    fn bound(&self, st: &mut Relay, stmt: &str) {
         let info = &mut st.info;
         if stmt.is_empty() {
-            match (&info.unnamed, &st.last_unnamed) {
-                (Some(c), _) => {
-                    let (c, text) = (c.clone(), info.unnamed_text.clone());
-                    info.bound(&c, text.as_deref());
-                }
-                (None, Some((_, c))) => info.bound(c, None),
-                (None, None) => {}
-            }
+            let (class, text) = match (&info.unnamed, &st.last_unnamed) {
+                (Some(c), _) => (c.clone(), info.unnamed_text.clone()),
+                (None, Some((_, c))) => (c.clone(), None),
+                (None, None) => return,
+            };
+            info.bound(&class, text.as_deref());
+            merge(&mut st.effect, effect_of(&class));
             return;
         }
         let parsed = info.parses.iter().rev().find(|(n, ..)| n == stmt);
@@ -241,6 +241,7 @@ impl Session {
                 _ => return,
             },
         };
+        merge(&mut st.effect, effect_of(&class));
         if SqlLevel::wants_text(&class) {
             let text = parse
                 .get(5..)

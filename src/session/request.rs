@@ -55,9 +55,9 @@ fn lone_commit(c: &Classification) -> bool {
     c.parts.is_empty() && matches!(c.class, Class::Transaction(TxCmd::Commit { chain: false }))
 }
 
-/// Adds a Parse's effect to its batch's. Which statement of a batch failed
-/// is not tracked (its steps come from Parse, not Execute): a failed
-/// batch counts as failed before any of its steps, as if none ran.
+/// Adds a bound statement's effect to its batch's. Which statement of a
+/// batch failed is not tracked: a failed batch counts as failed before any
+/// of its steps, as if none ran.
 pub(super) fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
     if let Some(f) = from {
         let e = into.get_or_insert_with(Default::default);

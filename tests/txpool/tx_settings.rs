@@ -187,3 +187,39 @@ async fn transaction_control_inside_one_query_is_followed_statement_by_statement
     }
     p.stop().await;
 }
+
+#[tokio::test]
+async fn a_prepared_set_counts_each_time_it_runs_and_not_when_prepared() {
+    let p = proxy_with(crate::transaction_mode(2)).await;
+    let c = p.client().await;
+    let others: Vec<_> = [p.client().await, p.client().await].into();
+    let default = setting(&c, "application_name").await;
+    // Prepared (Parse, Describe, Sync) but not run: nothing changes.
+    let a = c
+        .prepare("SET application_name = 'tp_prep_a'")
+        .await
+        .unwrap();
+    let b = c
+        .prepare("SET application_name = 'tp_prep_b'")
+        .await
+        .unwrap();
+    for o in &others {
+        o.batch_execute("SELECT 1").await.unwrap();
+    }
+    assert_eq!(setting(&c, "application_name").await, default);
+    // Run a, then b, then a again by Bind and Execute alone: a holds.
+    for stmt in [&a, &b, &a] {
+        c.execute(stmt, &[]).await.unwrap();
+    }
+    for round in 0..10 {
+        for o in &others {
+            o.batch_execute("SELECT 1").await.unwrap();
+        }
+        assert_eq!(
+            setting(&c, "application_name").await,
+            "tp_prep_a",
+            "round {round}"
+        );
+    }
+    p.stop().await;
+}
