@@ -205,7 +205,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let tracker = TaskTracker::new();
     let sessions = TaskTracker::new();
     let metrics = Arc::new(Metrics::new());
-    let pools = Arc::new(Pools::new(config.pool.clone(), metrics.clone()));
+    let pools = Arc::new(Pools::new(&config.pool, metrics.clone()));
     pools.set_tls(backend_tls);
     tracker.spawn(pools.clone().maintain(shutdown.clone()));
     tracker.spawn(topology::run(

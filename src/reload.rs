@@ -124,7 +124,7 @@ impl Reloader {
         let backends: Vec<&str> = new.backends.iter().map(|b| b.addr.as_str()).collect();
         self.shared
             .pools
-            .reconfigure(new.pool.clone(), &changed_users, &backends);
+            .reconfigure(&new.pool, &changed_users, &backends);
         self.shared.config.store(new.clone());
         if report
             .changed

@@ -189,7 +189,7 @@ impl Pool {
 
     /// A connection comes back: to the oldest waiter, else onto the idle
     /// stack; closed instead when it cannot serve another client.
-    pub(super) fn give_back(&self, conn: Box<BackendConn>) {
+    pub(super) fn give_back(&self, mut conn: Box<BackendConn>) {
         let now = Instant::now();
         let mut s = self.lock();
         let expired = now.saturating_duration_since(conn.created) >= s.limits.lifetime;
@@ -205,7 +205,6 @@ impl Pool {
             drop(s);
             return self.discard(conn);
         }
-        let mut conn = conn;
         while let Some(w) = s.waiters.pop_front() {
             match w.tx.send(Handoff::Conn(conn)) {
                 Ok(()) => return,
@@ -282,13 +281,13 @@ impl Pool {
     /// (they try the registry's new pool), connections in use close when
     /// given back.
     pub fn close(&self) {
-        let (idle, waiters) = {
+        let waiters = {
             let mut s = self.lock();
             s.closed = true;
-            s.size -= s.idle.len();
-            (std::mem::take(&mut s.idle), std::mem::take(&mut s.waiters))
+            std::mem::take(&mut s.waiters)
         };
-        drop((idle, waiters));
+        drop(waiters);
+        self.clear();
     }
 
     /// New limits; a larger pool lets waiters open connections at once, a

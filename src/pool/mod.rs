@@ -70,8 +70,8 @@ pub struct PoolStatus {
 
 /// All pools, created on first use.
 pub struct Pools {
-    /// Replaced on reload; read when a pool is created.
-    settings: Mutex<config::Pool>,
+    /// The `[pool]` limits a new pool starts with; replaced on reload.
+    limits: Mutex<Limits>,
     /// TLS settings per backend address; replaced on reload.
     tls: Mutex<HashMap<String, Arc<BackendTls>>>,
     /// Looked up on every checkout (foldhash: the keys are config names).
@@ -80,9 +80,9 @@ pub struct Pools {
 }
 
 impl Pools {
-    pub fn new(settings: config::Pool, metrics: Arc<ProxyMetrics>) -> Pools {
+    pub fn new(settings: &config::Pool, metrics: Arc<ProxyMetrics>) -> Pools {
         Pools {
-            settings: Mutex::new(settings),
+            limits: Mutex::new(Limits::from(settings)),
             tls: Mutex::new(HashMap::new()),
             pools: Mutex::new(HashMap::default()),
             metrics,
@@ -125,28 +125,23 @@ impl Pools {
             Some(p) => p.close(),
             None => {}
         }
-        let settings = self.settings.lock().unwrap_or_else(|p| p.into_inner());
+        let limits = *self.limits.lock().unwrap_or_else(|p| p.into_inner());
         let params = ConnectParams {
             addr: key.backend.clone(),
             user: key.user.to_string(),
             auth: auth.clone(),
             database: key.database.to_string(),
             startup: Vec::new(),
-            timeout: settings.connect_timeout,
+            timeout: limits.connect_timeout,
             tls: self.tls_for(&key.backend),
         };
-        let pool = Arc::new(Pool::new(params, Limits::from(&*settings)));
+        let pool = Arc::new(Pool::new(params, limits));
         pools.insert(key.clone(), pool.clone());
         pool
     }
 
     pub async fn checkout(&self, key: &PoolKey, auth: &BackendAuth) -> Result<Conn, CheckoutError> {
-        match self.pool(key, auth).checkout(&self.metrics).await {
-            // Forgotten while waiting (reload, new credentials): once more,
-            // in the pool that replaced it.
-            Err(CheckoutError::Closed(_)) => self.pool(key, auth).checkout(&self.metrics).await,
-            got => got,
-        }
+        self.checkout_with(key, auth, &mut None).await
     }
 
     /// [`Pools::checkout`] from `cache`, the pool the caller used last for
@@ -163,7 +158,8 @@ impl Pools {
             _ => cache.insert(self.pool(key, auth)).clone(),
         };
         match pool.checkout(&self.metrics).await {
-            // Forgotten (reload, new credentials): the registry's pool now.
+            // Forgotten while waiting (reload, new credentials): once more,
+            // in the pool that replaced it.
             Err(CheckoutError::Closed(_)) => {
                 let pool = cache.insert(self.pool(key, auth)).clone();
                 pool.checkout(&self.metrics).await
@@ -212,9 +208,14 @@ impl Pools {
     /// pools of a user whose password changed, or of a backend no longer
     /// configured, are forgotten (their connections close as sessions give
     /// them back, so no client is cut off).
-    pub fn reconfigure(&self, settings: config::Pool, changed_users: &[String], backends: &[&str]) {
-        let limits = Limits::from(&settings);
-        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+    pub fn reconfigure(
+        &self,
+        settings: &config::Pool,
+        changed_users: &[String],
+        backends: &[&str],
+    ) {
+        let limits = Limits::from(settings);
+        *self.limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         pools.retain(|k, p| {
             let keep =
@@ -244,18 +245,6 @@ impl Pools {
                     waiting: c.waiting,
                     max: c.max,
                 }
-            })
-            .collect()
-    }
-
-    /// (backend, size, available) for each pool, for status and metrics.
-    pub fn stats(&self) -> Vec<(PoolKey, usize, usize)> {
-        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        pools
-            .iter()
-            .map(|(k, p)| {
-                let c = p.counts();
-                (k.clone(), c.size, c.idle)
             })
             .collect()
     }
