@@ -24,11 +24,16 @@ async fn until_waiting(p: &TestProxy, n: u64) {
     );
 }
 
+/// The primary's backend pid serving `c`'s next statement.
+async fn pid_on_primary(c: &Client) -> String {
+    one(c, &format!("{PRIMARY}SELECT pg_backend_pid()")).await
+}
+
 /// A client holding the primary's only connection in an open transaction.
 async fn holder(p: &TestProxy) -> (Client, String) {
     let c = p.client().await;
     c.batch_execute("BEGIN").await.unwrap();
-    let pid = one(&c, &format!("{PRIMARY}SELECT pg_backend_pid()")).await;
+    let pid = pid_on_primary(&c).await;
     (c, pid)
 }
 
@@ -83,10 +88,7 @@ async fn a_client_that_gives_up_waiting_takes_nothing_with_it() {
     a.batch_execute("COMMIT").await.unwrap();
     // The connection came back to the pool, not to the client that left.
     let c = p.client().await;
-    assert_eq!(
-        one(&c, &format!("{PRIMARY}SELECT pg_backend_pid()")).await,
-        pid
-    );
+    assert_eq!(pid_on_primary(&c).await, pid);
     assert_eq!(metric(&p, "pgsplit_pool_waiting{").await, 0);
     p.stop().await;
 }
@@ -97,7 +99,7 @@ async fn a_waiter_opens_a_new_connection_when_the_busy_one_dies() {
     let b = p.client().await;
     let (a, pid) = holder(&p).await;
     let waiter = tokio::spawn(async move {
-        let pid = one(&b, &format!("{PRIMARY}SELECT pg_backend_pid()")).await;
+        let pid = pid_on_primary(&b).await;
         (b, pid)
     });
     until_waiting(&p, 1).await;
@@ -119,11 +121,7 @@ async fn a_waiter_opens_a_new_connection_when_the_busy_one_dies() {
 
 /// The primary's backend pid serving a statement of a new client.
 async fn primary_pid(p: &TestProxy) -> String {
-    one(
-        &p.client().await,
-        &format!("{PRIMARY}SELECT pg_backend_pid()"),
-    )
-    .await
+    pid_on_primary(&p.client().await).await
 }
 
 #[tokio::test]

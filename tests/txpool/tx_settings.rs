@@ -6,6 +6,14 @@ use tokio_postgres::SimpleQueryMessage;
 
 use crate::support::*;
 
+/// Others use the connections in between, so the client under test moves
+/// around.
+async fn move_around(others: &[tokio_postgres::Client]) {
+    for o in others {
+        o.batch_execute("SELECT 1").await.unwrap();
+    }
+}
+
 async fn show(c: &tokio_postgres::Client) -> String {
     let rows = c.simple_query("SHOW search_path").await.unwrap();
     rows.iter()
@@ -35,10 +43,7 @@ async fn set_inside_a_rolled_back_transaction_is_undone() {
     assert!(c.batch_execute("SELECT 1/0").await.is_err());
     c.batch_execute("COMMIT").await.unwrap();
     for round in 0..10 {
-        // Others use the connections in between, so c moves around.
-        for o in &others {
-            o.batch_execute("SELECT 1").await.unwrap();
-        }
+        move_around(&others).await;
         assert_eq!(show(&c).await, default, "round {round}");
     }
     c.batch_execute("BEGIN; SET search_path = tp_committed; COMMIT")
@@ -50,9 +55,7 @@ async fn set_inside_a_rolled_back_transaction_is_undone() {
         .unwrap();
     c.batch_execute("COMMIT").await.unwrap();
     for round in 0..10 {
-        for o in &others {
-            o.batch_execute("SELECT 1").await.unwrap();
-        }
+        move_around(&others).await;
         assert_eq!(show(&c).await, "tp_committed", "round {round}");
         let rows = c
             .query_one("SELECT current_setting('application_name')", &[])
@@ -95,10 +98,7 @@ async fn rollback_to_savepoint_undoes_only_the_settings_after_it() {
         c.batch_execute(sql).await.unwrap();
     }
     for round in 0..10 {
-        // Others use the connections in between, so c moves around.
-        for o in &others {
-            o.batch_execute("SELECT 1").await.unwrap();
-        }
+        move_around(&others).await;
         assert_eq!(show(&c).await, "tp_before_savepoint", "round {round}");
         assert_eq!(
             setting(&c, "application_name").await,
@@ -172,10 +172,7 @@ async fn transaction_control_inside_one_query_is_followed_statement_by_statement
     assert_ne!(default_app, "tp_a");
     assert_ne!(default_path, "tp_before_error");
     for round in 0..10 {
-        // Others use the connections in between, so c moves around.
-        for o in &others {
-            o.batch_execute("SELECT 1").await.unwrap();
-        }
+        move_around(&others).await;
         let mut wrong = Vec::new();
         for (name, value) in expected {
             let got = setting(&c, name).await;
@@ -203,18 +200,14 @@ async fn a_prepared_set_counts_each_time_it_runs_and_not_when_prepared() {
         .prepare("SET application_name = 'tp_prep_b'")
         .await
         .unwrap();
-    for o in &others {
-        o.batch_execute("SELECT 1").await.unwrap();
-    }
+    move_around(&others).await;
     assert_eq!(setting(&c, "application_name").await, default);
     // Run a, then b, then a again by Bind and Execute alone: a holds.
     for stmt in [&a, &b, &a] {
         c.execute(stmt, &[]).await.unwrap();
     }
     for round in 0..10 {
-        for o in &others {
-            o.batch_execute("SELECT 1").await.unwrap();
-        }
+        move_around(&others).await;
         assert_eq!(
             setting(&c, "application_name").await,
             "tp_prep_a",
