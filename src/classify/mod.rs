@@ -22,7 +22,11 @@
 //!   PostgreSQL statements sqlparser lacks, which are recognised by keyword
 //!   (`PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED`, `DO`,
 //!   `CLUSTER`, `REINDEX`, `CHECKPOINT`, ...) and `TABLE name`, which is
-//!   rewritten to `SELECT * FROM name`.
+//!   rewritten to `SELECT * FROM name`. `SET SCHEMA` and `SET XML OPTION`
+//!   are classified as the `search_path` and `xmloption` SETs they are;
+//!   other unparseable text pins the session when its keywords say it may
+//!   leave state behind (SET, RESET, PREPARE, LISTEN, DECLARE … WITH HOLD,
+//!   CREATE TEMP, set_config, advisory locks).
 //!
 //! Known blind spots, all resolved by the standby rejecting the statement
 //! (SQLSTATE 25006) rather than by silent misrouting: volatile functions
@@ -39,6 +43,7 @@ mod set_config;
 pub mod shape;
 mod statement;
 mod types;
+mod unparsed;
 mod walk;
 
 #[cfg(test)]
@@ -83,12 +88,30 @@ fn classify_body(body: &str, functions: &FunctionTable) -> Classification {
                 .map(|s| statement::classify_statement(s, functions))
                 .collect(),
         ),
-        Err(_) => Classification::write(match statement::keyword_reason(body) {
-            // Only a recognised keyword earns a specific reason; a
-            // SELECT that failed to parse is just unparseable.
-            WriteReason::Other => WriteReason::Unparseable,
-            reason => reason,
-        }),
+        Err(_) => unparseable(body, functions),
+    }
+}
+
+/// Text sqlparser rejects: a SET spelling it lacks is classified as its
+/// equivalent; anything else is a write, pinned when its keywords say it
+/// may leave session state behind (see `unparsed`).
+fn unparseable(body: &str, functions: &FunctionTable) -> Classification {
+    if let Some(statements) = unparsed::respell_set(body)
+        .and_then(|sql| Parser::parse_sql(&PostgreSqlDialect {}, &sql).ok())
+    {
+        if let [statement] = &statements[..] {
+            return statement::classify_statement(statement, functions);
+        }
+    }
+    let c = Classification::write(match statement::keyword_reason(body) {
+        // Only a recognised keyword earns a specific reason; a
+        // SELECT that failed to parse is just unparseable.
+        WriteReason::Other => WriteReason::Unparseable,
+        reason => reason,
+    });
+    match unparsed::keyword_pin(body) {
+        Some(pin) => c.pinned(pin),
+        None => c,
     }
 }
 

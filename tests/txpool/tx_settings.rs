@@ -216,3 +216,56 @@ async fn a_prepared_set_counts_each_time_it_runs_and_not_when_prepared() {
     }
     p.stop().await;
 }
+
+async fn on_primary(c: &tokio_postgres::Client, name: &str) -> String {
+    c.query_one("/* pgsplit:primary */ SELECT current_setting($1)", &[&name])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// `SET SCHEMA` and `SET XML OPTION`, spellings sqlparser lacks, follow
+/// the client like any SET; a text the proxy cannot parse whose SET the
+/// server runs pins the client to its connection, and no other client
+/// sees the setting.
+#[tokio::test]
+async fn set_spellings_the_parser_lacks_follow_the_client_or_pin_it() {
+    let p = proxy_with(crate::transaction_mode(2)).await;
+    let c = p.client().await;
+    let others: Vec<_> = [p.client().await, p.client().await].into();
+    let default = show(&others[0]).await;
+    c.batch_execute("SET SCHEMA 'tp_schema'").await.unwrap();
+    c.batch_execute("SET XML OPTION DOCUMENT").await.unwrap();
+    for round in 0..10 {
+        move_around(&others).await;
+        assert_eq!(show(&c).await, "tp_schema", "round {round}");
+        assert_eq!(on_primary(&c, "search_path").await, "tp_schema");
+        assert_eq!(setting(&c, "xmloption").await, "document", "round {round}");
+        assert_eq!(on_primary(&others[0], "search_path").await, default);
+        assert_eq!(on_primary(&others[1], "xmloption").await, "content");
+    }
+    let d = p.client().await;
+    d.batch_execute("CREATE TABLE IF NOT EXISTS tp_unparsed (a int)")
+        .await
+        .unwrap();
+    // FOR NO KEY UPDATE is beyond sqlparser; PostgreSQL runs both.
+    d.batch_execute("SET statement_timeout = '7s'; SELECT * FROM tp_unparsed FOR NO KEY UPDATE")
+        .await
+        .unwrap();
+    for round in 0..10 {
+        move_around(&others).await;
+        assert_eq!(
+            on_primary(&d, "statement_timeout").await,
+            "7s",
+            "round {round}"
+        );
+        for o in &others {
+            assert_eq!(
+                on_primary(o, "statement_timeout").await,
+                "0",
+                "round {round}"
+            );
+        }
+    }
+    p.stop().await;
+}

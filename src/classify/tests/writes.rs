@@ -228,6 +228,56 @@ const PINS: &[(&str, Option<Pin>)] = &[
     ("SELECT set_config('a.b', 'v', true)", None),
     ("SELECT set_config('a.b', 'v', 'on')", None),
     ("SELECT set_config('a.b', 'v', false)", None),
+    // Text sqlparser cannot parse (FOR NO KEY UPDATE, CREATE … (LIKE …)):
+    // pinned by its keywords when it may leave state in the session.
+    ("SELECT * FROM t FOR NO KEY UPDATE", None),
+    (
+        "SET a.b = 1; SELECT * FROM t FOR NO KEY UPDATE",
+        Some(Pin::Setting),
+    ),
+    (
+        "/* x */ reset a.b; SELECT * FROM t FOR NO KEY UPDATE",
+        Some(Pin::Setting),
+    ),
+    ("SET LOCAL a.b = 1; SELECT * FROM t FOR NO KEY UPDATE", None),
+    ("SET CONSTRAINTS ALL DEFERRED", None),
+    (
+        "LISTEN ch; SELECT * FROM t FOR NO KEY UPDATE",
+        Some(Pin::Listen),
+    ),
+    (
+        "SELECT pg_advisory_lock(1) FROM t FOR NO KEY UPDATE",
+        Some(Pin::AdvisoryLock),
+    ),
+    (
+        "SELECT pg_advisory_xact_lock(1) FROM t FOR NO KEY UPDATE",
+        None,
+    ),
+    (
+        "SELECT set_config('a', 'b', false) FROM t FOR NO KEY UPDATE",
+        Some(Pin::Setting),
+    ),
+    (
+        "DECLARE c NO SCROLL CURSOR WITH HOLD FOR SELECT * FROM t FOR NO KEY UPDATE",
+        Some(Pin::HoldCursor),
+    ),
+    (
+        "DECLARE c CURSOR FOR SELECT * FROM t FOR NO KEY UPDATE",
+        None,
+    ),
+    (
+        "PREPARE p AS SELECT * FROM t FOR NO KEY UPDATE",
+        Some(Pin::Setting),
+    ),
+    (
+        "CREATE TEMP TABLE t (LIKE u INCLUDING ALL)",
+        Some(Pin::TempTable),
+    ),
+    (
+        "create global temporary table t (like u including all)",
+        Some(Pin::TempTable),
+    ),
+    ("CREATE TABLE temp (LIKE u INCLUDING ALL)", None),
 ];
 
 #[test]
@@ -277,4 +327,43 @@ fn reason_labels_are_distinct_snake_case() {
     labels.sort_unstable();
     labels.dedup();
     assert_eq!(labels.len(), all.len());
+}
+
+/// SET spellings sqlparser lacks, classified as the SETs PostgreSQL
+/// documents them to be, so they are tracked and replayed like any other.
+#[test]
+fn respelled_sets_table() {
+    use super::super::SessionCmd;
+    let set = |name: &str, value: &str, local: bool| {
+        Class::Session(SessionCmd::Set {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            local,
+        })
+    };
+    let cases = [
+        ("SET SCHEMA 'app'", set("search_path", "'app'", false)),
+        (
+            "set session schema 'app';",
+            set("search_path", "'app'", false),
+        ),
+        ("SET LOCAL SCHEMA 'app'", set("search_path", "'app'", true)),
+        (
+            "SET XML OPTION DOCUMENT",
+            set("xmloption", "document", false),
+        ),
+        (
+            "SET LOCAL XML OPTION content",
+            set("xmloption", "content", true),
+        ),
+    ];
+    run_table(&cases, |(sql, want)| {
+        let got = c(sql);
+        (got.class != *want || got.pin.is_some()).then(|| {
+            format!(
+                "{sql:?}: want {want:?}, got {:?} pin {:?}",
+                got.class, got.pin
+            )
+        })
+    });
 }
