@@ -235,7 +235,11 @@ fn measure(
         let transactions = outcome.tps * f64::from(seconds);
         if transactions > 0.0 {
             // Clock ticks are 10 ms (USER_HZ = 100 on Linux).
-            outcome.proxy_cpu_us = Some(a.saturating_sub(b) as f64 * 10_000.0 / transactions);
+            let per_tx = |ticks: u64| ticks as f64 * 10_000.0 / transactions;
+            let user = a.user.saturating_sub(b.user);
+            let system = a.system.saturating_sub(b.system);
+            outcome.proxy_cpu_us = Some(per_tx(user + system));
+            outcome.proxy_user_us = Some(per_tx(user));
         }
     }
     outcome

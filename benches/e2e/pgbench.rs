@@ -68,6 +68,8 @@ pub struct Outcome {
     pub on_replica: u64,
     /// CPU time the proxy (all its processes) used per transaction, in µs.
     pub proxy_cpu_us: Option<f64>,
+    /// The user-space part of it (the rest is the kernel's socket work).
+    pub proxy_user_us: Option<f64>,
     pub error: Option<String>,
 }
 

@@ -176,11 +176,17 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// CPU time (user + system, in clock ticks of 10 ms) used so far by every
-/// live process of process group `pgid`: a daemon and what it forked.
-pub fn group_cpu_ticks(pgid: u32) -> u64 {
+/// CPU time used so far by every live process of process group `pgid` (a
+/// daemon and what it forked), in clock ticks of 10 ms.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuTicks {
+    pub user: u64,
+    pub system: u64,
+}
+
+pub fn group_cpu_ticks(pgid: u32) -> CpuTicks {
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
+        return CpuTicks::default();
     };
     dir.filter_map(|e| e.ok())
         .filter(|e| {
@@ -194,8 +200,12 @@ pub fn group_cpu_ticks(pgid: u32) -> u64 {
             // Fields after the command name: state ppid pgrp ... utime(14) stime(15).
             let rest: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
             let pgrp: u32 = rest.get(2)?.parse().ok()?;
-            let ticks = rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?;
-            (pgrp == pgid).then_some(ticks)
+            let user = rest.get(11)?.parse::<u64>().ok()?;
+            let system = rest.get(12)?.parse::<u64>().ok()?;
+            (pgrp == pgid).then_some(CpuTicks { user, system })
         })
-        .sum()
+        .fold(CpuTicks::default(), |a, b| CpuTicks {
+            user: a.user + b.user,
+            system: a.system + b.system,
+        })
 }

@@ -36,7 +36,10 @@ pub fn one_line(o: &Outcome) -> String {
             o.on_primary,
             o.on_replica,
             o.proxy_cpu_us
-                .map(|c| format!("   proxy CPU {c:.1} µs/tx"))
+                .map(|c| format!(
+                    "   proxy CPU {c:.1} µs/tx (user {:.1})",
+                    o.proxy_user_us.unwrap_or_default()
+                ))
                 .unwrap_or_default()
         ),
     }
@@ -59,6 +62,7 @@ struct Cell {
     latency: Option<f64>,
     replica_share: Option<f64>,
     cpu_us: Option<f64>,
+    user_us: Option<f64>,
     failures: usize,
 }
 
@@ -77,6 +81,7 @@ fn cell(results: &[(usize, &str, Outcome)], wi: usize, target: &str) -> Cell {
         latency: median(ok.iter().map(|o| o.latency_ms).collect()),
         replica_share: (p + r > 0).then(|| r as f64 / (p + r) as f64),
         cpu_us: median(ok.iter().filter_map(|o| o.proxy_cpu_us).collect()),
+        user_us: median(ok.iter().filter_map(|o| o.proxy_user_us).collect()),
         failures: runs.len() - ok.len(),
     }
 }
@@ -116,7 +121,11 @@ pub fn table(
             .map(|t| format!("{} reads on replica", title(t))),
     );
     let proxies: Vec<&str> = targets.iter().copied().filter(|t| *t != "direct").collect();
-    head.extend(proxies.iter().map(|t| format!("{} CPU µs/tx", title(t))));
+    head.extend(
+        proxies
+            .iter()
+            .map(|t| format!("{} CPU µs/tx (user)", title(t))),
+    );
     let mut out = format!(
         "\npgsplit e2e: median of {rounds} interleaved round(s), pgbench -T {seconds}, \
          {} core(s)\n\n| {} |\n|---|{}\n",
@@ -159,9 +168,10 @@ pub fn table(
         }
         for t in &proxies {
             let i = targets.iter().position(|x| x == t).unwrap_or(0);
-            row.push(match cells[i].cpu_us {
-                Some(c) => format!("{c:.0}"),
-                None => "–".to_owned(),
+            row.push(match (cells[i].cpu_us, cells[i].user_us) {
+                (Some(c), Some(u)) => format!("{c:.0} ({u:.1})"),
+                (Some(c), None) => format!("{c:.0}"),
+                _ => "–".to_owned(),
             });
         }
         out.push_str(&format!("| {} |\n", row.join(" | ")));
