@@ -28,6 +28,9 @@ use pgsplit::config::{Config, PoolMode};
 use support::*;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
+/// Routes a statement to the primary (pgsplit's comment hint).
+const PRIMARY: &str = "/* pgsplit:primary */ ";
+
 pub(crate) fn transaction_mode(max: usize) -> impl FnOnce(&mut Config) {
     move |c| {
         c.pool.mode = PoolMode::Transaction;

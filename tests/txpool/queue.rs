@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use super::{one, transaction_mode};
+use super::{one, transaction_mode, PRIMARY};
 use crate::support::*;
-
-const PRIMARY: &str = "/* pgsplit:primary */ ";
 
 /// Waits until `n` clients queue for a connection.
 async fn until_waiting(p: &TestProxy, n: u64) {

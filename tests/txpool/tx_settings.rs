@@ -67,7 +67,12 @@ async fn set_inside_a_rolled_back_transaction_is_undone() {
 }
 
 async fn setting(c: &tokio_postgres::Client, name: &str) -> String {
-    c.query_one("SELECT current_setting($1)", &[&name])
+    routed_setting(c, "", name).await
+}
+
+/// `current_setting(name)` read by a statement starting with `route`.
+async fn routed_setting(c: &tokio_postgres::Client, route: &str, name: &str) -> String {
+    c.query_one(&format!("{route}SELECT current_setting($1)"), &[&name])
         .await
         .unwrap()
         .get(0)
@@ -218,10 +223,7 @@ async fn a_prepared_set_counts_each_time_it_runs_and_not_when_prepared() {
 }
 
 async fn on_primary(c: &tokio_postgres::Client, name: &str) -> String {
-    c.query_one("/* pgsplit:primary */ SELECT current_setting($1)", &[&name])
-        .await
-        .unwrap()
-        .get(0)
+    routed_setting(c, crate::PRIMARY, name).await
 }
 
 /// `SET SCHEMA` and `SET XML OPTION`, spellings sqlparser lacks, follow
