@@ -181,6 +181,15 @@ pub enum Pin {
     Setting,
 }
 
+impl Pin {
+    /// The state stays when the transaction that made it rolls back: a
+    /// session advisory lock is held until unlocked or the session ends,
+    /// while LISTEN, temporary tables, cursors and settings are undone.
+    pub fn outlasts_rollback(self) -> bool {
+        matches!(self, Pin::AdvisoryLock)
+    }
+}
+
 /// A routing hint from a leading `/* pgsplit:primary */` or
 /// `/* pgsplit:replica */` comment. The proxy decides whether to honour it;
 /// a replica hint on a `Write` should never be followed blindly.

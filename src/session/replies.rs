@@ -223,9 +223,17 @@ impl Session {
                 }
             }
         }
-        let Some(effect) = effect.filter(|_| outcome.failed_at.is_none()) else {
+        let Some(mut effect) = effect else {
             return;
         };
+        if outcome.failed_at.is_some() {
+            // The server undid what the failed text changed, but not a
+            // session advisory lock: the statement taking it may have run
+            // before the error. Its unpins are dropped: whether
+            // `pg_advisory_unlock_all()` ran before the error is not known.
+            effect.pins.retain(|p| p.outlasts_rollback());
+            effect.unpins.clear();
+        }
         if effect.pins.contains(&Pin::Setting) && !self.transaction_pooling() {
             // A session keeps its connections in session mode: the setting
             // stays where it ran (pg_dump's `set_config(name, …) FROM

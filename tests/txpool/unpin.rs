@@ -56,3 +56,42 @@ async fn asyncpg_reset_ends_listen_lock_and_cursor_pins() {
     assert!(got);
     p.stop().await;
 }
+
+/// A session advisory lock outlasts the rollback of the text that took it:
+/// `SELECT pg_advisory_lock(k); <error>` leaves the lock held, so the
+/// session is pinned even though its text failed, and the lock is not left
+/// on a pooled connection for the next client.
+#[tokio::test]
+async fn a_lock_taken_before_an_error_still_pins() {
+    let p = proxy_with(|c| {
+        crate::transaction_mode(1)(c);
+        c.pool.checkout_timeout = Duration::from_millis(800);
+    })
+    .await;
+    let c = p.client().await;
+    let e = c
+        .batch_execute("SELECT pg_advisory_lock(4343); SELECT 1/0")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "22012");
+    let blocked = p.client().await;
+    let e = blocked
+        .batch_execute("/* pgsplit:primary */ SELECT 1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&e),
+        "53300",
+        "the lock holder keeps the only primary connection"
+    );
+    let unlocked: bool = c
+        .query_one("SELECT pg_advisory_unlock(4343)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        unlocked,
+        "the unlock reaches the connection holding the lock"
+    );
+    p.stop().await;
+}
