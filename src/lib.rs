@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -215,9 +215,11 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         pools.clone(),
         shutdown.clone(),
     ));
-    tracker.spawn(admin::count_failovers(
+    let primary_moved = Arc::new(Notify::new());
+    tracker.spawn(topology::moved::follow(
         topo_rx.clone(),
         metrics.clone(),
+        primary_moved.clone(),
         shutdown.clone(),
     ));
     let shared = Arc::new(Shared {
@@ -232,6 +234,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         cancels: Arc::new(CancelRegistry::default()),
         metrics: metrics.clone(),
         drain: CancellationToken::new(),
+        primary_moved,
         clients: Default::default(),
         greetings: Default::default(),
     });

@@ -18,6 +18,13 @@ pub fn tune(stream: &TcpStream) -> std::io::Result<()> {
     sock.set_tcp_keepalive(&ka)
 }
 
+/// Makes closing `stream` reset the connection (SO_LINGER 0): whatever
+/// is still queued for the peer is dropped instead of retransmitted until
+/// it is delivered, possibly long after the proxy gave up on it.
+pub fn reset_on_close(stream: &TcpStream) -> std::io::Result<()> {
+    socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

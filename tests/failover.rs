@@ -406,3 +406,111 @@ async fn rejoin_with_a_fresh_base_backup() {
     assert!(blocking(|| old.is_in_recovery()).unwrap());
     proxy.stop(Duration::from_secs(1)).await;
 }
+
+/// A network link to `target` that can be cut and healed, as a partition
+/// would: while cut, what either side sends waits in the network (here: in
+/// the relay's sockets, unread); when healed it is delivered, unless the
+/// sender reset its connection meanwhile (a reset connection's queued
+/// segments die with it, as the kernel's retransmission queue does).
+async fn partition(target: SocketAddr) -> (SocketAddr, watch::Sender<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind partition relay");
+    let addr = listener.local_addr().expect("relay address");
+    let (cut, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let mut rx = rx.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = TcpStream::connect(target).await else {
+                    return;
+                };
+                loop {
+                    if rx.wait_for(|c| !*c).await.is_err() {
+                        return;
+                    }
+                    if matches!(inbound.take_error(), Ok(Some(_)) | Err(_)) {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+                        _ = rx.wait_for(|c| *c) => {}
+                    }
+                }
+            });
+        }
+    });
+    (addr, cut)
+}
+
+/// Split-brain through a request already sent: the primary is cut off
+/// with a write in flight, the replica is promoted, then the link heals.
+/// The write must not land on the old primary, and the client must hear
+/// that its outcome is unknown (08007) when the primary moves, not hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_in_flight_to_a_cut_off_primary_never_lands_after_failover() {
+    let _serial = SERIAL.lock().await;
+    let cluster = cluster(1);
+    let (old, new) = (cluster.primary().clone(), cluster.replicas()[0].clone());
+    let (via, cut) = partition(old.addr()).await;
+    let backends = vec![via.to_string(), new.addr().to_string()];
+    let proxy = pgsplit::start(config(&backends, "")).await.unwrap();
+    let c = client(proxy.addr.port()).await;
+    c.simple_query("CREATE TABLE inflight (id int)")
+        .await
+        .unwrap();
+    let replicated = eventually(Duration::from_secs(10), || async {
+        count(
+            &new,
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'inflight'",
+        ) == 1
+    })
+    .await;
+    assert!(replicated, "the table never reached the replica");
+
+    cut.send_replace(true);
+    let write = tokio::spawn(async move {
+        let r = c.simple_query("INSERT INTO inflight VALUES (1)").await;
+        (c, r)
+    });
+    let lost = eventually(Duration::from_secs(10), || async {
+        topo(&proxy).primary.is_none()
+    })
+    .await;
+    assert!(lost, "the proxy did not notice the cut");
+    blocking(|| new.promote()).unwrap();
+    let promoted = Instant::now();
+    let moved = eventually(Duration::from_secs(5), || async {
+        topo(&proxy).primary == Some(1)
+    })
+    .await;
+    assert!(moved, "the promotion was not followed: {:?}", topo(&proxy));
+    let answered = tokio::time::timeout(Duration::from_secs(5), write).await;
+    println!(
+        "promoted → in-flight write answered after {:?}",
+        promoted.elapsed()
+    );
+
+    // The partition heals: whatever is still queued for the old primary
+    // reaches it now.
+    cut.send_replace(false);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let landed = count(&old, "SELECT count(*) FROM inflight");
+    assert_eq!(
+        landed, 0,
+        "a write sent before the failover landed on the old primary when the \
+         partition healed (its answer before healing: {answered:?})"
+    );
+    let (c, r) = answered
+        .expect("the client still waited for its write 5 s after the promotion")
+        .unwrap();
+    let e = r.expect_err("a write that never ran was acknowledged");
+    assert_eq!(support::sqlstate(&e), "08007", "{e}");
+    // The session goes on, on the new primary.
+    c.simple_query("INSERT INTO inflight VALUES (2)")
+        .await
+        .unwrap();
+    assert_eq!(count(&new, "SELECT count(*) FROM inflight WHERE id = 2"), 1);
+    assert_eq!(count(&old, "SELECT count(*) FROM inflight"), 0);
+    proxy.stop(Duration::from_secs(1)).await;
+}

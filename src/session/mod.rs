@@ -19,6 +19,7 @@ mod rewrite;
 pub mod settings;
 mod sql_prepare;
 mod state;
+mod superseded;
 mod sync;
 mod tx_log;
 mod txpool;

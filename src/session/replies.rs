@@ -8,7 +8,7 @@ use bytes::Buf;
 
 use super::relay::Relay;
 use super::tx_log::Outcome;
-use super::{Effect, Session, SessionError, Slot};
+use super::{Effect, Held, Session, SessionError, Slot};
 use crate::classify::Pin;
 use crate::error::BackendError;
 use crate::protocol::messages;
@@ -265,14 +265,6 @@ impl Session {
             return;
         };
         tracing::warn!(error = %e, "backend connection lost");
-        // Only the client's own requests are answered: the proxy's swallowed
-        // ones (a deferred BEGIN) owe the client nothing.
-        let owed = held
-            .pending
-            .iter()
-            .filter(|p| !p.swallow && !p.own_sync)
-            .count();
-        let in_tx = held.conn.tx != TxStatus::Idle;
         let (code, message) = match &held.fatal {
             Some(f) => (
                 f.code.clone(),
@@ -286,6 +278,27 @@ impl Session {
                 format!("pgsplit: lost the connection to backend {}", held.conn.addr),
             ),
         };
+        self.fail_held(st, slot, held, &code, &message);
+    }
+
+    /// Closes a connection taken from `slot` and answers what the client
+    /// is waiting for from it with `code` and `message`.
+    pub(super) fn fail_held(
+        &mut self,
+        st: &mut Relay,
+        slot: Slot,
+        held: Held,
+        code: &str,
+        message: &str,
+    ) {
+        // Only the client's own requests are answered: the proxy's swallowed
+        // ones (a deferred BEGIN) owe the client nothing.
+        let owed = held
+            .pending
+            .iter()
+            .filter(|p| !p.swallow && !p.own_sync)
+            .count();
+        let in_tx = held.conn.tx != TxStatus::Idle;
         held.conn.discard();
         let was_open = st.open == Some(slot);
         if in_tx {
@@ -293,12 +306,12 @@ impl Session {
             self.tracked.in_tx.clear();
         }
         for _ in 0..owed {
-            self.reply_error(&code, &message, true);
+            self.reply_error(code, message, true);
         }
         if was_open {
             st.open = None;
             if owed == 0 {
-                self.reply_error(&code, &message, false);
+                self.reply_error(code, message, false);
                 st.skip_to_sync = true;
             }
         }

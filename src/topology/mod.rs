@@ -12,6 +12,7 @@
 //! - [`status`]: the snapshot as a text table.
 
 pub mod failover;
+pub mod moved;
 pub mod probe;
 pub mod reconfig;
 pub mod state;
