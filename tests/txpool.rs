@@ -12,6 +12,8 @@ mod modes;
 mod queue;
 #[path = "txpool/raw.rs"]
 mod raw;
+#[path = "txpool/sequences.rs"]
+mod sequences;
 #[path = "txpool/sqlprep.rs"]
 mod sqlprep;
 mod support;

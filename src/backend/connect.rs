@@ -85,6 +85,7 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
         prepared: Default::default(),
         tx: TxStatus::Idle,
         created: Instant::now(),
+        lent: 0,
     };
     conn.write_all(&out).await?;
     authenticate(&mut conn, &p.user, &p.auth).await?;

@@ -61,6 +61,9 @@ pub struct BackendConn {
     pub prepared: statements::Statements,
     pub tx: TxStatus,
     pub created: Instant,
+    /// Times the pool has handed it out: unchanged since a session gave
+    /// it back means no other session used it since.
+    pub lent: u64,
 }
 
 impl std::fmt::Debug for BackendConn {

@@ -176,6 +176,9 @@ pub(super) const SYNTAX_FUNCTIONS: &[&str] = &[
     "collation for", "treat", "position", "substring", "overlay", "trim", "extract", "normalize",
 ];
 
+/// Functions that read the sequence state of the session they run in.
+pub(super) const LAST_VALUE: &[&str] = &["lastval", "currval"];
+
 /// Session-level advisory locks: held until released or the session ends,
 /// so the session must stay on the backend that took them.
 #[rustfmt::skip]

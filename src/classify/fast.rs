@@ -43,7 +43,8 @@ pub(super) fn fast_path(body: &str) -> Option<Classification> {
     let maintenance = ["vacuum", "cluster", "reindex", "checkpoint", "do"];
     let simple = dml.iter().chain(&ddl).chain(&maintenance).any(|k| is(k))
         || (is("create") && !lexer::contains_ci(body, "temp"));
-    if simple && !lexer::contains_ci(body, "advisory") {
+    let parse_anyway = ["advisory", "lastval", "currval"];
+    if simple && !parse_anyway.iter().any(|w| lexer::contains_ci(body, w)) {
         return Some(Classification::write(statement::keyword_reason(first)));
     }
     None

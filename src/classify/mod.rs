@@ -109,6 +109,12 @@ fn unparseable(body: &str, functions: &FunctionTable) -> Classification {
         WriteReason::Other => WriteReason::Unparseable,
         reason => reason,
     });
+    let c = Classification {
+        last_value: builtin::LAST_VALUE
+            .iter()
+            .any(|f| lexer::contains_ci(body, f)),
+        ..c
+    };
     match unparsed::keyword_pin(body) {
         Some(pin) => c.pinned(pin),
         None => c,
@@ -143,6 +149,7 @@ fn combine(mut parts: Vec<Classification>) -> Classification {
         None if parts.iter().all(|p| p.class.is_read()) => Class::Read,
         None => Class::Write(WriteReason::MultiStatement),
     };
+    let last_value = parts.iter().any(|p| p.last_value);
     Classification {
         class,
         pin,
@@ -151,5 +158,6 @@ fn combine(mut parts: Vec<Classification>) -> Classification {
         hint: None,
         execute: None,
         parts: parts.into_iter().map(|p| p.class).collect(),
+        last_value,
     }
 }

@@ -277,6 +277,7 @@ fn execute(name: &ObjectName, parameters: &[Expr], functions: &FunctionTable) ->
         if let Some(reason) = found.reason {
             return Classification {
                 pin: found.pin,
+                last_value: found.last_value,
                 ..Classification::write(reason)
             };
         }
@@ -291,6 +292,7 @@ fn from_scan(found: Scan, otherwise: Class) -> Classification {
     Classification {
         pin: found.pin,
         unpins: unpins(found),
+        last_value: found.last_value,
         ..Classification::of(found.reason.map_or(otherwise, Class::Write))
     }
 }
@@ -314,6 +316,7 @@ fn write_with_scan(
     Classification {
         pin: found.pin,
         unpins: unpins(found),
+        last_value: found.last_value,
         ..Classification::write(reason)
     }
 }
@@ -347,6 +350,7 @@ fn merge_write(acc: Classification, next: Classification) -> Classification {
         pin,
         unpins,
         more_pins,
+        last_value: acc.last_value || next.last_value,
         ..Classification::of(class)
     }
 }

@@ -221,6 +221,9 @@ pub struct Classification {
     /// Per-statement classes when the text held more than one statement;
     /// empty for a single statement (so the common case does not allocate).
     pub parts: Vec<Class>,
+    /// Calls `lastval()` or `currval()`, which read the sequence state of
+    /// the server connection they run on (set by its last `nextval`).
+    pub last_value: bool,
 }
 
 impl Classification {
@@ -234,6 +237,7 @@ impl Classification {
             hint: None,
             execute: None,
             parts: Vec::new(),
+            last_value: false,
         }
     }
 

@@ -27,6 +27,8 @@ pub(super) struct Scan {
     pub pin: Option<Pin>,
     /// `pg_advisory_unlock_all()` is called: every session lock is released.
     pub unlock_all: bool,
+    /// `lastval()` or `currval()` is called.
+    pub last_value: bool,
 }
 
 /// Scans any AST node.
@@ -67,6 +69,9 @@ impl Walker<'_> {
             }
             self.found.unlock_all |= func == "pg_advisory_unlock_all";
             return;
+        }
+        if matches!(schema, None | Some("pg_catalog")) && builtin::LAST_VALUE.contains(&&*func) {
+            self.found.last_value = true;
         }
         match self.functions.verdict(schema, &func) {
             FnVerdict::Read => {}

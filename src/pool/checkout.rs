@@ -170,6 +170,25 @@ impl Pool {
         }
     }
 
+    /// The idle connection of server process `pid`, if no other session
+    /// took it since it was handed out for the `lent`-th time.
+    pub fn reclaim(self: &Arc<Pool>, pid: u32, lent: u64) -> Option<Conn> {
+        let conn = {
+            let mut s = self.lock();
+            let i = s
+                .idle
+                .iter()
+                .position(|i| i.conn.key.pid == pid && i.conn.lent == lent)?;
+            s.idle.remove(i).conn
+        };
+        if usable(&conn) {
+            Some(Conn::new(conn, self.clone()))
+        } else {
+            self.discard(conn);
+            None
+        }
+    }
+
     /// Opens a connection in the room reserved for it.
     async fn open(
         self: &Arc<Pool>,

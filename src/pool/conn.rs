@@ -13,11 +13,16 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub(super) fn new(conn: Box<BackendConn>, pool: Arc<Pool>) -> Conn {
+    pub(super) fn new(mut conn: Box<BackendConn>, pool: Arc<Pool>) -> Conn {
+        conn.lent += 1;
         Conn {
             conn: Some(conn),
             pool,
         }
+    }
+
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
     }
 
     /// Closes the connection instead of giving it back (state the pool

@@ -59,13 +59,13 @@ impl Session {
         slot: Slot,
         classes: impl IntoIterator<Item = &'c Classification>,
     ) {
-        if slot != Slot::Primary || self.consistency() == Consistency::Eventual {
+        if slot != Slot::Primary || !classes.into_iter().any(may_write) {
             return;
         }
-        if classes.into_iter().any(may_write) {
-            if let Some(h) = self.primary.as_mut() {
-                h.lsn_due = true;
-            }
+        let track_lsn = self.consistency() != Consistency::Eventual;
+        if let Some(h) = self.primary.as_mut() {
+            h.wrote = true;
+            h.lsn_due |= track_lsn;
         }
     }
 

@@ -108,6 +108,8 @@ pub struct Held {
     /// A request that may commit a write was sent: once the connection is
     /// idle again (committed), the session has a write to read back.
     pub lsn_due: bool,
+    /// A request that may write (and so call `nextval`) was sent on it.
+    pub wrote: bool,
     /// A FATAL the server sent while answering: it is ending the
     /// connection; the client hears of it once, when the connection closes.
     pub fatal: Option<Box<crate::protocol::messages::ErrorFields>>,
@@ -127,6 +129,15 @@ pub enum EnsureError {
     /// old one; that transaction is gone.
     #[error("pgsplit: the primary changed to {0} during the transaction; it was rolled back")]
     PrimaryChanged(std::sync::Arc<str>),
+    /// `lastval()` / `currval()` in transaction mode, and the connection
+    /// the session last wrote on served another session since (or is gone).
+    #[error(
+        "pgsplit: lastval() and currval() read the sequence state of the server connection \
+         the session last wrote on, and in transaction pooling that connection has served \
+         another client since (or is gone); use INSERT … RETURNING, or call them in the \
+         same transaction as the write"
+    )]
+    SequenceState,
     #[error(transparent)]
     Checkout(#[from] CheckoutError),
     #[error(transparent)]
@@ -141,6 +152,8 @@ impl EnsureError {
             | EnsureError::NoReplica
             | EnsureError::WriteRefused(_)
             | EnsureError::PrimaryChanged(_) => ("08006".into(), self.to_string()),
+            // PostgreSQL's own code for "lastval is not yet defined in this session".
+            EnsureError::SequenceState => ("55000".into(), self.to_string()),
             EnsureError::Checkout(e) => (e.sqlstate().to_owned(), server_message(e)),
             EnsureError::Backend(e) => (e.sqlstate().to_owned(), backend_message(e)),
         }
@@ -210,6 +223,9 @@ pub struct Session {
     /// it stays the same), and an empty reply queue (no allocation).
     pools: [Option<Arc<Pool>>; 2],
     spare_pending: VecDeque<Pending>,
+    /// Transaction mode: the primary connection the session last wrote on
+    /// (where its `lastval()` lives), as it was given back.
+    last_write: Option<txpool::LastWrite>,
 }
 
 impl Session {
@@ -246,6 +262,7 @@ impl Session {
             mode,
             pools: [None, None],
             spare_pending: VecDeque::new(),
+            last_write: None,
         }
     }
 
@@ -361,6 +378,12 @@ impl Session {
                 .checkout_with(&key, &self.user.backend, cache),
         )
         .await?;
+        self.hold(slot, conn, backend);
+        Ok(())
+    }
+
+    /// `conn`, to backend `backend`, becomes `slot`'s connection.
+    fn hold(&mut self, slot: Slot, conn: Conn, backend: usize) {
         let limit = self.shared.config.load().listen.max_message_size;
         let held = Held {
             conn,
@@ -372,13 +395,13 @@ impl Session {
             completed: 0,
             synced: None,
             lsn_due: false,
+            wrote: false,
             fatal: None,
         };
         match slot {
             Slot::Primary => self.primary = Some(held),
             Slot::Replica => self.replica = Some(held),
         }
-        Ok(())
     }
 
     /// The pool of this session's user and database on `backend`.

@@ -120,7 +120,11 @@ impl Session {
                 None => return Ok(Some(Flow::Blocked)),
             }
         }
-        let slot = match self.prepare(decision.target, &needs, &fresh).await {
+        let prep = match self.reclaim_last_write(decision.target, routed.last_value) {
+            Ok(()) => self.prepare(decision.target, &needs, &fresh).await,
+            Err(e) => Prep::Failed(e),
+        };
+        let slot = match prep {
             Prep::Ready(slot) => slot,
             Prep::Busy => return Ok(Some(Flow::Blocked)),
             Prep::Failed(e) => {
@@ -216,7 +220,12 @@ impl Session {
             }
         }
         let fresh = st.info.fresh();
-        let slot = match self.prepare(decision.target, &st.info.needs, &fresh).await {
+        let last_value = st.info.classes.iter().any(|c| c.last_value);
+        let prep = match self.reclaim_last_write(decision.target, last_value) {
+            Ok(()) => self.prepare(decision.target, &st.info.needs, &fresh).await,
+            Err(e) => Prep::Failed(e),
+        };
+        let slot = match prep {
             Prep::Ready(slot) => slot,
             Prep::Busy => return Ok(Some(Flow::Blocked)),
             Prep::Failed(e) => {

@@ -11,10 +11,20 @@
 //! keeps its primary connection until the state is gone (`DISCARD ALL`) or
 //! the session ends, when the connection is reset like in session mode.
 
+use std::sync::Arc;
+
 use super::relay::Relay;
-use super::{Held, Session, Slot};
+use super::{EnsureError, Held, Session, Slot};
 use crate::config::PoolMode;
+use crate::pool::Pool;
 use crate::protocol::TxStatus;
+
+/// The connection a session last wrote on, as it went back to its pool.
+pub(super) struct LastWrite {
+    pool: Arc<Pool>,
+    pid: u32,
+    lent: u64,
+}
 
 impl Session {
     pub(super) fn transaction_pooling(&self) -> bool {
@@ -43,11 +53,53 @@ impl Session {
         if let Some(h) = self.take(slot) {
             self.forget_cancel(slot);
             let Held {
-                conn, mut pending, ..
+                conn,
+                mut pending,
+                wrote,
+                ..
             } = h;
+            if wrote {
+                self.last_write = Some(LastWrite {
+                    pool: conn.pool().clone(),
+                    pid: conn.key.pid,
+                    lent: conn.lent,
+                });
+            }
             drop(conn);
             pending.clear();
             self.spare_pending = pending;
+        }
+    }
+
+    /// `lastval()` and `currval()` answer from the sequence state of the
+    /// server connection they run on: a request calling them, in
+    /// transaction mode with no primary connection held, gets back the
+    /// connection the session last wrote on, if no other session used it
+    /// since. Otherwise it fails (55000) rather than read another client's
+    /// value.
+    pub(super) fn reclaim_last_write(
+        &mut self,
+        target: Slot,
+        last_value: bool,
+    ) -> Result<(), EnsureError> {
+        if !last_value
+            || target != Slot::Primary
+            || !self.transaction_pooling()
+            || self.primary.is_some()
+        {
+            return Ok(());
+        }
+        let conn = self
+            .last_write
+            .take()
+            .and_then(|w| w.pool.reclaim(w.pid, w.lent));
+        let topology = self.shared.topology.borrow().clone();
+        match (conn, topology.primary) {
+            (Some(conn), Some(i)) if conn.addr == topology.backends[i].addr => {
+                self.hold(Slot::Primary, conn, i);
+                Ok(())
+            }
+            _ => Err(EnsureError::SequenceState),
         }
     }
 

@@ -1,4 +1,5 @@
 use super::super::{classify, Class, FnVerdict, FunctionTable, Volatility, WriteReason};
+use super::{c, run_table};
 
 fn rows(list: &[(&str, &str, char)]) -> FunctionTable {
     FunctionTable::from_rows(list.iter().map(|(s, n, v)| ((*s).into(), (*n).into(), *v)))
@@ -119,4 +120,31 @@ fn empty_table_makes_every_call_a_write() {
     assert!(classify("SELECT now()", &t).class.is_write());
     assert!(classify("SELECT 1", &t).class.is_read());
     assert!(classify("SELECT current_timestamp", &t).class.is_read());
+}
+
+#[test]
+fn lastval_and_currval_are_flagged_wherever_they_appear() {
+    let cases: &[(&str, bool)] = &[
+        ("SELECT lastval()", true),
+        ("SELECT currval('s')", true),
+        ("SELECT pg_catalog.currval('s')", true),
+        ("INSERT INTO child (parent) VALUES (lastval())", true),
+        (
+            "INSERT INTO child (parent) SELECT currval('parent_id_seq')",
+            true,
+        ),
+        ("UPDATE t SET x = lastval() WHERE id = 1", true),
+        ("SELECT 1; SELECT lastval()", true),
+        ("WITH p AS (SELECT currval('s') AS v) SELECT v FROM p", true),
+        // Unparseable text is judged by its words.
+        ("SELECT lastval() FROM t FOR NO KEY UPDATE", true),
+        ("SELECT nextval('s')", false),
+        ("INSERT INTO t (who) VALUES ('lastval')", false),
+        ("SELECT myschema.lastval()", false),
+        ("SELECT 1", false),
+    ];
+    run_table(cases, |(sql, want)| {
+        let got = c(sql).last_value;
+        (got != *want).then(|| format!("{sql}: last_value {got}, want {want}"))
+    });
 }
