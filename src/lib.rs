@@ -215,11 +215,11 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         pools.clone(),
         shutdown.clone(),
     ));
-    let primary_moved = Arc::new(Notify::new());
-    tracker.spawn(topology::moved::follow(
+    let abandon = Arc::new(Notify::new());
+    tracker.spawn(topology::abandon::follow(
         topo_rx.clone(),
         metrics.clone(),
-        primary_moved.clone(),
+        abandon.clone(),
         shutdown.clone(),
     ));
     let shared = Arc::new(Shared {
@@ -234,7 +234,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         cancels: Arc::new(CancelRegistry::default()),
         metrics: metrics.clone(),
         drain: CancellationToken::new(),
-        primary_moved,
+        abandon,
         clients: Default::default(),
         greetings: Default::default(),
     });

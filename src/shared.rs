@@ -34,10 +34,10 @@ pub struct Shared {
     /// Fired when a graceful shutdown begins: the listener closes and idle
     /// sessions end with 57P01.
     pub drain: CancellationToken,
-    /// Fired when the backend that requests may be in flight on stopped
-    /// being the primary (another took over, or writes are refused):
-    /// sessions reset those connections (`topology::moved`).
-    pub primary_moved: Arc<tokio::sync::Notify>,
+    /// Fired when requests in flight may have to be abandoned: the primary
+    /// moved, writes are refused, or a backend went down
+    /// (`topology::abandon`).
+    pub abandon: Arc<tokio::sync::Notify>,
     /// Client sessions open now (checked against `listen.max_clients`).
     pub clients: ClientCount,
     /// Writes committed through this proxy and the WAL position known to

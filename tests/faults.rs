@@ -277,6 +277,45 @@ async fn backend_that_never_answers() {
     .await;
 }
 
+/// A replica that goes silent with a read in flight (a partition, a paused
+/// host): TCP alone would keep that read waiting for many minutes. When the
+/// health checker takes the replica out, the read is abandoned with 08006
+/// and the client's retry is served elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_in_flight_on_a_replica_that_goes_silent() {
+    let cluster = support::cluster();
+    bounded("silent replica", async {
+        let (via, silence) = blackhole(Some(cluster.replicas()[0].addr())).await;
+        let backends = vec![cluster.primary().addr().to_string(), via.to_string()];
+        let proxy = pgsplit::start(config(&backends, "failures = 1\n"))
+            .await
+            .unwrap();
+        let readable = eventually(Duration::from_secs(5), || async {
+            proxy.topology.borrow().readable(1)
+        })
+        .await;
+        assert!(readable, "the replica never became readable");
+        let c = client(proxy.addr.port()).await;
+        const WHERE: &str = "SELECT pg_catalog.pg_is_in_recovery()";
+        let first: bool = c.query_one(WHERE, &[]).await.unwrap().get(0);
+        assert!(first, "the first read did not go to the replica");
+        silence.send_replace(true);
+        let t = Instant::now();
+        let e = tokio::time::timeout(Duration::from_secs(15), c.simple_query("SELECT 2"))
+            .await
+            .expect("the read in flight on the silent replica was never abandoned")
+            .expect_err("a silent replica answered");
+        let took = t.elapsed();
+        println!("silent replica → read in flight abandoned after {took:?}: {e}");
+        assert_eq!(support::sqlstate(&e), "08006", "{e}");
+        assert!(!proxy.topology.borrow().readable(1));
+        let retry: bool = c.query_one(WHERE, &[]).await.unwrap().get(0);
+        assert!(!retry, "the retry did not go to the primary");
+        proxy.stop(Duration::from_secs(1)).await;
+    })
+    .await;
+}
+
 fn pgbench(args: &[&str]) -> (bool, String) {
     let out = Command::new("pgbench")
         .args(args)

@@ -4,6 +4,7 @@
 //! and one replica). Connections come from the pools and go back to them,
 //! reset, when the session ends.
 
+mod abandon;
 mod batch;
 mod begin;
 pub mod client;
@@ -19,7 +20,6 @@ mod rewrite;
 pub mod settings;
 mod sql_prepare;
 mod state;
-mod superseded;
 mod sync;
 mod tx_log;
 mod txpool;

@@ -67,9 +67,9 @@ enum Wake {
     Drain,
     /// Idle inside a transaction longer than the limit.
     IdleInTransaction,
-    /// The primary may have moved away from the backend a request is in
-    /// flight on.
-    PrimaryMoved,
+    /// A backend a request is in flight on may have stopped being the
+    /// primary or gone down.
+    Abandon,
 }
 
 async fn read_held(h: &mut Option<Held>) -> std::io::Result<usize> {
@@ -128,10 +128,11 @@ impl Session {
         // Registered once, not per wake-up: an idle session polls it often.
         let drain = self.shared.drain.clone().cancelled_owned();
         tokio::pin!(drain);
-        // Also once per session, re-armed only when it fires (a failover).
-        let primary_moved = self.shared.primary_moved.clone();
-        let moved = primary_moved.notified();
-        tokio::pin!(moved);
+        // Also once per session, re-armed only when it fires (a failover,
+        // a backend down).
+        let abandon_signal = self.shared.abandon.clone();
+        let abandon = abandon_signal.notified();
+        tokio::pin!(abandon);
         loop {
             let blocked = match self.process_client(&mut st).await? {
                 Flow::Terminate => return Ok(()),
@@ -142,7 +143,9 @@ impl Session {
             self.client.flush().await?;
             let quiet = self.quiet(&st);
             let idle_tx = self.idle_in_transaction_limit(&st);
-            let awaiting_primary = self.primary.as_ref().is_some_and(|h| h.outstanding > 0);
+            let awaiting = [&self.primary, &self.replica]
+                .iter()
+                .any(|h| h.as_ref().is_some_and(|h| h.outstanding > 0));
             let Session {
                 client,
                 primary,
@@ -160,15 +163,15 @@ impl Session {
                 r = read_held(replica) => Wake::Backend(Slot::Replica, r),
                 r = client.stream.read_buf(&mut client.rbuf), if !blocked => Wake::Client(r),
                 _ = &mut drain, if quiet => Wake::Drain,
-                _ = &mut moved, if awaiting_primary => Wake::PrimaryMoved,
+                _ = &mut abandon, if awaiting => Wake::Abandon,
                 _ = super::limits::idle_timer(idle_tx) => Wake::IdleInTransaction,
             };
             match wake {
                 Wake::Drain => return Err(self.terminate_idle().into()),
                 Wake::IdleInTransaction => return Err(self.idle_in_transaction_expired().into()),
-                Wake::PrimaryMoved => {
-                    moved.set(primary_moved.notified());
-                    self.primary_superseded(&mut st);
+                Wake::Abandon => {
+                    abandon.set(abandon_signal.notified());
+                    self.abandon_in_flight(&mut st);
                 }
                 Wake::Client(Ok(0)) => return Err(ClientError::Closed.into()),
                 Wake::Client(Ok(n)) => self.shared.metrics.bytes_in(n),

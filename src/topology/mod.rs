@@ -11,8 +11,8 @@
 //! - [`state`]: the highest timeline seen per cluster, kept across restarts.
 //! - [`status`]: the snapshot as a text table.
 
+pub mod abandon;
 pub mod failover;
-pub mod moved;
 pub mod probe;
 pub mod reconfig;
 pub mod state;

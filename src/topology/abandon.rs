@@ -1,9 +1,17 @@
-//! Follows the primary through topology snapshots: counts failovers and
-//! tells sessions when the backend their requests may be in flight on has
-//! stopped being the primary. A request sent to a primary that was cut off
-//! can sit in the network and be delivered when the link heals, after
-//! another backend took over: sessions reset those connections so it never
-//! lands there (split-brain by a write already on its way).
+//! Follows the topology snapshots for sessions with requests in flight:
+//! counts failovers, and wakes sessions when a backend their requests may
+//! be in flight on stopped being the primary or went down.
+//!
+//! - A request sent to a primary that was cut off can sit in the network
+//!   and be delivered when the link heals, after another backend took
+//!   over: sessions reset those connections so it never lands there
+//!   (split-brain by a write already on its way), and answer 08007.
+//! - A read in flight on a replica the health checker took out (it stopped
+//!   answering: a partition, a paused host) would wait for TCP to give up,
+//!   about 15 minutes: sessions abandon it with 08006, and the client's
+//!   retry goes to a healthy backend. A primary that went down without a
+//!   successor keeps its requests: it may come back, and a write's outcome
+//!   would only become unknown.
 
 use std::sync::Arc;
 
@@ -70,27 +78,43 @@ pub fn superseded(t: &Topology, addr: &str) -> Option<String> {
     }
 }
 
+/// A backend up in `prev` is down in `next` (matched by address).
+pub fn went_down(prev: &Topology, next: &Topology) -> bool {
+    next.backends
+        .iter()
+        .any(|b| !b.up && prev.backends.iter().any(|p| p.up && p.addr == b.addr))
+}
+
+/// Whether a connection to `addr` is to a backend that is down now.
+pub fn down(t: &Topology, addr: &str) -> bool {
+    t.backends.iter().any(|b| &*b.addr == addr && !b.up)
+}
+
 /// Runs until `shutdown`: counts failovers in `metrics` and wakes the
-/// sessions waiting on `moved` when the primary moved or writes are refused.
+/// sessions waiting on `abandon` when the primary moved, writes are
+/// refused or a backend went down.
 pub async fn follow(
     mut topology: TopologyRx,
     metrics: Arc<Metrics>,
-    moved: Arc<Notify>,
+    abandon: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let mut watch = PrimaryWatch::new(&topology.borrow());
+    let mut prev = topology.borrow().clone();
+    let mut watch = PrimaryWatch::new(&prev);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             r = topology.changed() => if r.is_err() { return },
         }
-        let change = watch.observe(&topology.borrow_and_update());
+        let next = topology.borrow_and_update().clone();
+        let change = watch.observe(&next);
         if change == Change::Failover {
             metrics.failover();
         }
-        if change != Change::None {
-            moved.notify_waiters();
+        if change != Change::None || went_down(&prev, &next) {
+            abandon.notify_waiters();
         }
+        prev = next;
     }
 }
 
@@ -124,6 +148,26 @@ mod tests {
             let got = superseded(&topo(primary, refused), "a:1");
             assert_eq!(got.as_deref(), want, "{primary:?} {refused}");
         }
+    }
+
+    #[test]
+    fn a_backend_going_down_is_noticed_by_address() {
+        let up = |ups: [bool; 2]| {
+            let mut t = topo(Some(0), false);
+            for (b, u) in t.backends.iter_mut().zip(ups) {
+                b.up = u;
+            }
+            t
+        };
+        assert!(went_down(&up([true, true]), &up([true, false])));
+        assert!(!went_down(&up([true, false]), &up([true, false])));
+        assert!(!went_down(&up([true, false]), &up([true, true])));
+        // Renumbered by a reload: matched by address, not index.
+        let mut swapped = up([true, false]);
+        swapped.backends.reverse();
+        assert!(!went_down(&up([true, false]), &swapped));
+        assert!(down(&up([true, false]), "b:1"));
+        assert!(!down(&up([true, false]), "a:1"));
     }
 
     #[test]
