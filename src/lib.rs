@@ -40,6 +40,7 @@ pub mod route;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod signal;
 pub mod tls;
 pub mod topology;
 
@@ -49,7 +50,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -114,14 +115,14 @@ impl Proxy {
     /// Begins a graceful shutdown: the listener closes, `/health` turns 503,
     /// idle sessions get 57P01 now and busy ones when their transaction ends.
     pub fn begin_drain(&self) {
-        if !self.shared.drain.is_cancelled() {
+        if !self.shared.drain.fired() {
             tracing::warn!(
                 sessions = self.shared.clients.get(),
                 "draining: no new clients; sessions end as their transactions finish"
             );
         }
         self.shared.metrics.set_draining();
-        self.shared.drain.cancel();
+        self.shared.drain.fire();
     }
 
     /// Drains (see [`Proxy::begin_drain`]), waits up to `[listen]
@@ -215,7 +216,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         pools.clone(),
         shutdown.clone(),
     ));
-    let abandon = Arc::new(Notify::new());
+    let abandon = Arc::new(signal::Signal::default());
     tracker.spawn(topology::abandon::follow(
         topo_rx.clone(),
         metrics.clone(),
@@ -233,7 +234,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         topology: topo_rx.clone(),
         cancels: Arc::new(CancelRegistry::default()),
         metrics: metrics.clone(),
-        drain: CancellationToken::new(),
+        drain: Default::default(),
         abandon,
         clients: Default::default(),
         greetings: Default::default(),

@@ -27,7 +27,7 @@ pub async fn serve(
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = shared.drain.cancelled() => break,
+            _ = shared.drain.wait() => break,
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {

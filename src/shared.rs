@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tokio_util::sync::CancellationToken;
 
 use crate::admin::metrics::Metrics;
 use crate::auth::Credentials;
@@ -33,11 +32,11 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Fired when a graceful shutdown begins: the listener closes and idle
     /// sessions end with 57P01.
-    pub drain: CancellationToken,
+    pub drain: crate::signal::Signal,
     /// Fired when requests in flight may have to be abandoned: the primary
     /// moved, writes are refused, or a backend went down
     /// (`topology::abandon`).
-    pub abandon: Arc<tokio::sync::Notify>,
+    pub abandon: Arc<crate::signal::Signal>,
     /// Client sessions open now (checked against `listen.max_clients`).
     pub clients: ClientCount,
     /// Writes committed through this proxy and the WAL position known to

@@ -77,7 +77,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// 200 while the proxy accepts clients; 503 once draining (keepalived's
 /// check then fails and the VIP moves before the listener goes away).
 async fn health(State(s): State<AdminState>) -> (StatusCode, &'static str) {
-    if s.shared.drain.is_cancelled() {
+    if s.shared.drain.fired() {
         (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
     } else {
         (StatusCode::OK, "ok\n")
@@ -88,7 +88,7 @@ async fn health(State(s): State<AdminState>) -> (StatusCode, &'static str) {
 async fn ready(State(s): State<AdminState>) -> (StatusCode, String) {
     let topology = s.shared.topology.borrow().clone();
     match topology.primary() {
-        Some(p) if !s.shared.drain.is_cancelled() => {
+        Some(p) if !s.shared.drain.fired() => {
             (StatusCode::OK, format!("ready: primary {}\n", p.addr))
         }
         Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "draining\n".into()),
@@ -103,7 +103,7 @@ async fn status(State(s): State<AdminState>) -> Json<serde_json::Value> {
     let topology = s.shared.topology.borrow().clone();
     let config = s.shared.config.load_full();
     Json(json!({
-        "draining": s.shared.drain.is_cancelled(),
+        "draining": s.shared.drain.fired(),
         "clients": {
             "active": s.shared.clients.get(),
             "max": config.listen.max_clients,

@@ -7,6 +7,7 @@
 //! so a request for another backend waits until every reply owed by the
 //! current one has arrived.
 
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +22,7 @@ use crate::error::{BackendError, ClientError};
 use crate::protocol::messages;
 use crate::protocol::scan::{Event, Scanner};
 use crate::protocol::{tag, ProtocolError, TxStatus};
+use crate::signal::Armed;
 
 /// An extended-protocol batch larger than this is sent before its Sync
 /// arrives, so a long pipeline never sits in the proxy's memory.
@@ -125,14 +127,13 @@ impl Session {
             done: Vec::new(),
         };
         self.release_idle(&st);
-        // Registered once, not per wake-up: an idle session polls it often.
-        let drain = self.shared.drain.clone().cancelled_owned();
-        tokio::pin!(drain);
-        // Also once per session, re-armed only when it fires (a failover,
-        // a backend down).
-        let abandon_signal = self.shared.abandon.clone();
-        let abandon = abandon_signal.notified();
-        tokio::pin!(abandon);
+        // Shared signals, registered once rather than on every wake-up
+        // (`signal`); `abandon` is re-armed each time it fires (a
+        // failover, a backend down).
+        let shared = self.shared.clone();
+        let mut drain = Armed::new(shared.drain.notified());
+        let mut abandon = Armed::new(shared.abandon.notified());
+        let mut abandon_seen = shared.abandon.count();
         loop {
             let blocked = match self.process_client(&mut st).await? {
                 Flow::Terminate => return Ok(()),
@@ -162,15 +163,19 @@ impl Session {
                 r = read_held(primary) => Wake::Backend(Slot::Primary, r),
                 r = read_held(replica) => Wake::Backend(Slot::Replica, r),
                 r = client.stream.read_buf(&mut client.rbuf), if !blocked => Wake::Client(r),
-                _ = &mut drain, if quiet => Wake::Drain,
-                _ = &mut abandon, if awaiting => Wake::Abandon,
+                _ = poll_fn(|cx| drain.poll_fired(cx, shared.drain.fired())), if quiet => {
+                    Wake::Drain
+                }
+                _ = poll_fn(|cx| abandon.poll_fired(cx, shared.abandon.count() != abandon_seen)),
+                    if awaiting => Wake::Abandon,
                 _ = super::limits::idle_timer(idle_tx) => Wake::IdleInTransaction,
             };
             match wake {
                 Wake::Drain => return Err(self.terminate_idle().into()),
                 Wake::IdleInTransaction => return Err(self.idle_in_transaction_expired().into()),
                 Wake::Abandon => {
-                    abandon.set(abandon_signal.notified());
+                    abandon_seen = shared.abandon.count();
+                    abandon.rearm(shared.abandon.notified());
                     self.abandon_in_flight(&mut st);
                 }
                 Wake::Client(Ok(0)) => return Err(ClientError::Closed.into()),

@@ -15,11 +15,11 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Topology, TopologyRx};
 use crate::admin::metrics::Metrics;
+use crate::signal::Signal;
 
 /// What a new snapshot means for the primary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub fn down(t: &Topology, addr: &str) -> bool {
 pub async fn follow(
     mut topology: TopologyRx,
     metrics: Arc<Metrics>,
-    abandon: Arc<Notify>,
+    abandon: Arc<Signal>,
     shutdown: CancellationToken,
 ) {
     let mut prev = topology.borrow().clone();
@@ -112,7 +112,7 @@ pub async fn follow(
             metrics.failover();
         }
         if change != Change::None || went_down(&prev, &next) {
-            abandon.notify_waiters();
+            abandon.fire();
         }
         prev = next;
     }
