@@ -12,7 +12,7 @@ use crate::topology::abandon;
 impl Session {
     /// Called when the topology changed in a way that may strand requests.
     pub(super) fn abandon_in_flight(&mut self, st: &mut Relay) {
-        let why = {
+        let stranded = {
             let topology = self.shared.topology.borrow();
             let in_flight = |slot| {
                 self.held(slot)
@@ -32,7 +32,7 @@ impl Session {
                     }),
             ]
         };
-        for (slot, code, why, addr) in why.into_iter().flatten() {
+        for (slot, code, why, addr) in stranded.into_iter().flatten() {
             let Some(held) = self.take(slot) else {
                 continue;
             };
