@@ -343,6 +343,38 @@ async fn always_prepared_statements_on_few_shared_connections() {
     p.stop().await;
 }
 
+/// After a schema change, a prepared `SELECT *` fails with 0A000 ("cached
+/// plan must not change result type"), as on a direct connection; the
+/// driver prepares it again (PgJDBC does), and that must reach the server
+/// even though the connection already has a statement with the same text.
+#[tokio::test]
+async fn a_statement_prepared_again_after_a_schema_change_sees_the_new_columns() {
+    let p = proxy_with(transaction_mode(1)).await;
+    let c = p.client().await;
+    c.batch_execute(
+        "DROP TABLE IF EXISTS tp_ddl;
+         CREATE TABLE tp_ddl (x int);
+         INSERT INTO tp_ddl VALUES (1)",
+    )
+    .await
+    .unwrap();
+    let sql = format!("{PRIMARY}SELECT * FROM tp_ddl");
+    let before = c.prepare(&sql).await.unwrap();
+    assert_eq!(c.query_one(&before, &[]).await.unwrap().len(), 1);
+    c.batch_execute("ALTER TABLE tp_ddl ADD COLUMN y int")
+        .await
+        .unwrap();
+    let e = c.query_one(&before, &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "0A000", "{e}");
+    let again = c.prepare(&sql).await.unwrap();
+    let row = c
+        .query_one(&again, &[])
+        .await
+        .expect("the statement prepared again still had the old plan");
+    assert_eq!(row.len(), 2);
+    p.stop().await;
+}
+
 #[tokio::test]
 async fn statement_cache_per_connection_is_bounded() {
     let p = proxy_with(transaction_mode(1)).await;
