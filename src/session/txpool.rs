@@ -94,8 +94,12 @@ impl Session {
             .take()
             .and_then(|w| w.pool.reclaim(w.pid, w.lent));
         let topology = self.shared.topology.borrow().clone();
-        match (conn, topology.primary) {
-            (Some(conn), Some(i)) if conn.addr == topology.backends[i].addr => {
+        let primary = topology.primary.filter(|&i| {
+            let addr = topology.backends.get(i).map(|b| &b.addr);
+            conn.as_ref().is_some_and(|c| Some(&c.addr) == addr)
+        });
+        match (conn, primary) {
+            (Some(conn), Some(i)) => {
                 self.hold(Slot::Primary, conn, i);
                 Ok(())
             }
