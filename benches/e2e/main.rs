@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use pgsplit::cluster::{find_pg_bin, Cluster, ClusterOptions};
 
-use pgbench::{Outcome, Pgbench, Workload, WORKLOADS};
+use pgbench::{Outcome, Pgbench, ProxyCpu, Workload, WORKLOADS};
 use procs::Daemon;
 
 pub const TARGETS: &[&str] = &["direct", "pgsplit", "pgbouncer", "pgpool"];
@@ -238,8 +238,10 @@ fn measure(
             let per_tx = |ticks: u64| ticks as f64 * 10_000.0 / transactions;
             let user = a.user.saturating_sub(b.user);
             let system = a.system.saturating_sub(b.system);
-            outcome.proxy_cpu_us = Some(per_tx(user + system));
-            outcome.proxy_user_us = Some(per_tx(user));
+            outcome.proxy_cpu = Some(ProxyCpu {
+                total_us: per_tx(user + system),
+                user_us: per_tx(user),
+            });
         }
     }
     outcome

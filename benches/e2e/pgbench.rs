@@ -66,11 +66,17 @@ pub struct Outcome {
     /// `pgbench_accounts` SELECTs executed on the primary / on the replica.
     pub on_primary: u64,
     pub on_replica: u64,
-    /// CPU time the proxy (all its processes) used per transaction, in µs.
-    pub proxy_cpu_us: Option<f64>,
-    /// The user-space part of it (the rest is the kernel's socket work).
-    pub proxy_user_us: Option<f64>,
+    /// CPU time the proxy (all its processes) used per transaction.
+    pub proxy_cpu: Option<ProxyCpu>,
     pub error: Option<String>,
+}
+
+/// A proxy's CPU time per transaction, in µs.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyCpu {
+    pub total_us: f64,
+    /// The user-space part (the rest is the kernel's socket work).
+    pub user_us: f64,
 }
 
 pub struct Pgbench {

@@ -2,7 +2,7 @@
 //! target over the rounds, ratios to PgBouncer, replica share of the
 //! account SELECTs for the splitters.
 
-use crate::pgbench::{Outcome, Workload};
+use crate::pgbench::{Outcome, ProxyCpu, Workload};
 
 fn title(target: &str) -> &str {
     match target {
@@ -35,10 +35,10 @@ pub fn one_line(o: &Outcome) -> String {
             o.latency_ms,
             o.on_primary,
             o.on_replica,
-            o.proxy_cpu_us
+            o.proxy_cpu
                 .map(|c| format!(
-                    "   proxy CPU {c:.1} µs/tx (user {:.1})",
-                    o.proxy_user_us.unwrap_or_default()
+                    "   proxy CPU {:.1} µs/tx (user {:.1})",
+                    c.total_us, c.user_us
                 ))
                 .unwrap_or_default()
         ),
@@ -61,8 +61,7 @@ struct Cell {
     tps: Option<f64>,
     latency: Option<f64>,
     replica_share: Option<f64>,
-    cpu_us: Option<f64>,
-    user_us: Option<f64>,
+    cpu: Option<ProxyCpu>,
     failures: usize,
 }
 
@@ -80,8 +79,14 @@ fn cell(results: &[(usize, &str, Outcome)], wi: usize, target: &str) -> Cell {
         tps: median(ok.iter().map(|o| o.tps).collect()),
         latency: median(ok.iter().map(|o| o.latency_ms).collect()),
         replica_share: (p + r > 0).then(|| r as f64 / (p + r) as f64),
-        cpu_us: median(ok.iter().filter_map(|o| o.proxy_cpu_us).collect()),
-        user_us: median(ok.iter().filter_map(|o| o.proxy_user_us).collect()),
+        cpu: {
+            let cpu: Vec<ProxyCpu> = ok.iter().filter_map(|o| o.proxy_cpu).collect();
+            let total = median(cpu.iter().map(|c| c.total_us).collect());
+            let user = median(cpu.iter().map(|c| c.user_us).collect());
+            total
+                .zip(user)
+                .map(|(total_us, user_us)| ProxyCpu { total_us, user_us })
+        },
         failures: runs.len() - ok.len(),
     }
 }
@@ -168,10 +173,9 @@ pub fn table(
         }
         for t in &proxies {
             let i = targets.iter().position(|x| x == t).unwrap_or(0);
-            row.push(match (cells[i].cpu_us, cells[i].user_us) {
-                (Some(c), Some(u)) => format!("{c:.0} ({u:.1})"),
-                (Some(c), None) => format!("{c:.0}"),
-                _ => "–".to_owned(),
+            row.push(match cells[i].cpu {
+                Some(c) => format!("{:.0} ({:.1})", c.total_us, c.user_us),
+                None => "–".to_owned(),
             });
         }
         out.push_str(&format!("| {} |\n", row.join(" | ")));
