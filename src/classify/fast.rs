@@ -2,6 +2,7 @@
 //! settle the question. Besides speed this covers PostgreSQL syntax that
 //! sqlparser lacks (`PREPARE TRANSACTION`, `DEFERRABLE`, `DO`, ...).
 
+use super::builtin;
 use super::lexer;
 use super::statement;
 use super::types::{Class, Classification, SessionCmd, TxCmd};
@@ -43,8 +44,9 @@ pub(super) fn fast_path(body: &str) -> Option<Classification> {
     let maintenance = ["vacuum", "cluster", "reindex", "checkpoint", "do"];
     let simple = dml.iter().chain(&ddl).chain(&maintenance).any(|k| is(k))
         || (is("create") && !lexer::contains_ci(body, "temp"));
-    let parse_anyway = ["advisory", "lastval", "currval"];
-    if simple && !parse_anyway.iter().any(|w| lexer::contains_ci(body, w)) {
+    // Words whose functions the parse must see (pins, sequence state).
+    let mut parse_anyway = std::iter::once(&"advisory").chain(builtin::LAST_VALUE);
+    if simple && !parse_anyway.any(|w| lexer::contains_ci(body, w)) {
         return Some(Classification::write(statement::keyword_reason(first)));
     }
     None
