@@ -154,6 +154,82 @@ async fn require_refuses_plaintext_with_28000() {
     plain.stop().await;
 }
 
+/// SCRAM-SHA-256-PLUS (`tls-server-end-point`): libpq's
+/// `channel_binding=require` logs in over TLS, proving the client and the
+/// proxy hashed the same certificate; without TLS it is not offered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_binding_over_tls() {
+    let pki = Pki::new();
+    let p = support::proxy_with(|c: &mut Config| {
+        client_tls(&pki, ClientTlsMode::Allow)(c);
+        c.listen.auth_failure_delay = Duration::ZERO;
+    })
+    .await;
+    let port = p.port;
+    let results = tokio::task::spawn_blocking(move || {
+        let sql = "SELECT 6 * 7";
+        [
+            "sslmode=require channel_binding=require",
+            "sslmode=require channel_binding=disable",
+            "sslmode=disable channel_binding=require",
+        ]
+        .map(|extra| psql(&proxy_conninfo(port, "127.0.0.1", extra), sql))
+    })
+    .await
+    .unwrap();
+    assert!(
+        results[0].0 && results[0].1 == "42",
+        "channel_binding=require over TLS: {:?}",
+        results[0]
+    );
+    assert!(
+        results[1].0 && results[1].1 == "42",
+        "plain SCRAM over TLS: {:?}",
+        results[1]
+    );
+    assert!(
+        !results[2].0 && results[2].2.contains("channel binding"),
+        "channel_binding=require without TLS must fail: {:?}",
+        results[2]
+    );
+
+    // What is offered, and the choices refused (28P01, like a wrong
+    // password): over TLS, -PLUS first; a client that could bind but says
+    // the server cannot (`y`) is a downgrade; a mechanism and a gs2 flag
+    // that disagree.
+    let tls_cases = [
+        ("SCRAM-SHA-256", "y,,n=,r=abcdefgh"),
+        ("SCRAM-SHA-256-PLUS", "n,,n=,r=abcdefgh"),
+        ("SCRAM-SHA-256", "p=tls-server-end-point,,n=,r=abcdefgh"),
+    ];
+    for (mechanism, first) in tls_cases {
+        let mut s = raw::ssl_request(port, &pki.ca).await.unwrap();
+        let (offered, (t, body)) = raw::sasl_start(&mut s, mechanism, first).await;
+        assert_eq!(offered, ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
+        assert_eq!(
+            (t, support::raw::error_code(&body).as_deref()),
+            (b'E', Some("28P01")),
+            "{mechanism} {first}"
+        );
+    }
+    // Plaintext: only SCRAM-SHA-256, and -PLUS is refused.
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (offered, (t, body)) = raw::sasl_start(
+        &mut s,
+        "SCRAM-SHA-256-PLUS",
+        "p=tls-server-end-point,,n=,r=abcdefgh",
+    )
+    .await;
+    assert_eq!(offered, ["SCRAM-SHA-256"]);
+    assert_eq!(
+        (t, support::raw::error_code(&body).as_deref()),
+        (b'E', Some("28P01"))
+    );
+    p.stop().await;
+}
+
 #[tokio::test]
 async fn direct_tls_needs_alpn_postgresql() {
     let pki = Pki::new();

@@ -30,6 +30,9 @@ use passthrough::{PassThrough, Verifier};
 
 const SCRAM_ITERATIONS: usize = 4096;
 const MECHANISM: &str = "SCRAM-SHA-256";
+/// SCRAM bound to the TLS channel (`tls-server-end-point`), offered only
+/// over TLS.
+const MECHANISM_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// How pgsplit logs in to the backends as a user.
 #[derive(Clone)]
@@ -201,17 +204,19 @@ impl From<ClientError> for AuthFailure {
 }
 
 /// Runs the exchange; on success AuthenticationOk has been queued in
-/// `client.wbuf` (not yet flushed).
+/// `client.wbuf` (not yet flushed). `binding`: SCRAM bound to the served
+/// certificate, for a client connected over TLS.
 pub async fn authenticate(
     client: &mut ClientConn,
     creds: &Credentials,
     user: &str,
     entry: Option<Arc<UserEntry>>,
+    binding: Option<&ScramServerAuth>,
 ) -> Result<Arc<UserEntry>, AuthFailure> {
     let known = entry.is_some();
     let entry = entry.unwrap_or_else(|| creds.decoy.clone());
     let ok = match entry.method {
-        AuthMethod::ScramSha256 => scram(client, &entry).await?,
+        AuthMethod::ScramSha256 => scram(client, &entry, binding).await?,
         AuthMethod::Md5 => md5(client, &entry, user).await?,
     };
     if ok && known {
@@ -222,8 +227,31 @@ pub async fn authenticate(
     }
 }
 
-async fn scram(client: &mut ClientConn, entry: &UserEntry) -> Result<bool, ClientError> {
-    messages::auth_sasl(&mut client.wbuf, MECHANISM);
+/// Whether the client's choice may go on: its mechanism and the gs2 flag
+/// opening its first message agree (`p=` binds; PostgreSQL refuses either
+/// mismatch), and -PLUS only where it was offered. A `y` flag (the client
+/// could bind but thinks the server cannot) where -PLUS was offered is
+/// refused by the server exchange itself, as a downgrade.
+fn mechanism_agrees(mechanism: &str, client_first: &[u8], plus_offered: bool) -> bool {
+    let binds = client_first.starts_with(b"p=");
+    match mechanism {
+        MECHANISM_PLUS => plus_offered && binds,
+        MECHANISM => !binds,
+        _ => false,
+    }
+}
+
+async fn scram(
+    client: &mut ClientConn,
+    entry: &UserEntry,
+    binding: Option<&ScramServerAuth>,
+) -> Result<bool, ClientError> {
+    let unbound = ScramServerAuth::new();
+    let (server, offered): (&ScramServerAuth, &[&str]) = match binding {
+        Some(b) => (b, &[MECHANISM_PLUS, MECHANISM]),
+        None => (&unbound, &[MECHANISM]),
+    };
+    messages::auth_sasl(&mut client.wbuf, offered);
     client.flush().await?;
     let body = client.read_password_message().await?;
     let (mechanism, rest) = cstr(&body).ok_or(ProtocolError::Malformed("SASLInitialResponse"))?;
@@ -231,10 +259,9 @@ async fn scram(client: &mut ClientConn, entry: &UserEntry) -> Result<bool, Clien
     let data = rest
         .get(4..4 + len)
         .ok_or(ProtocolError::Malformed("SASLInitialResponse"))?;
-    if mechanism != MECHANISM {
+    if !mechanism_agrees(mechanism, data, binding.is_some()) {
         return Ok(false);
     }
-    let server = ScramServerAuth::new();
     let Ok((server_first, waiting)) =
         server.on_client_first_message_with_secret(data, entry.scram_secret())
     else {
@@ -284,4 +311,39 @@ pub fn rejected(buf: &mut BytesMut, user: &str) {
         "28P01",
         &format!("password authentication failed for user \"{user}\""),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mechanism_and_gs2_flag_must_agree() {
+        let bound = b"p=tls-server-end-point,,n=,r=abc";
+        let unbound = b"n,,n=,r=abc";
+        let could = b"y,,n=,r=abc";
+        // (mechanism, client-first, -PLUS offered, accepted)
+        let cases: [(&str, &[u8], bool, bool); 10] = [
+            (MECHANISM_PLUS, bound, true, true),
+            (MECHANISM_PLUS, bound, false, false),
+            (MECHANISM_PLUS, unbound, true, false),
+            (MECHANISM_PLUS, could, true, false),
+            (MECHANISM, unbound, true, true),
+            (MECHANISM, unbound, false, true),
+            (MECHANISM, could, false, true),
+            // `y` where -PLUS was offered: let through here, refused by
+            // the exchange as a downgrade.
+            (MECHANISM, could, true, true),
+            (MECHANISM, bound, true, false),
+            ("SCRAM-SHA-1", unbound, true, false),
+        ];
+        for (mechanism, first, offered, want) in cases {
+            assert_eq!(
+                mechanism_agrees(mechanism, first, offered),
+                want,
+                "{mechanism} {} offered={offered}",
+                String::from_utf8_lossy(first)
+            );
+        }
+    }
 }

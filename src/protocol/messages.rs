@@ -47,10 +47,13 @@ pub fn auth_md5(buf: &mut BytesMut, salt: [u8; 4]) {
     });
 }
 
-pub fn auth_sasl(buf: &mut BytesMut, mechanism: &str) {
+/// AuthenticationSASL listing `mechanisms`, most preferred first.
+pub fn auth_sasl(buf: &mut BytesMut, mechanisms: &[&str]) {
     put_frame(buf, tag::AUTHENTICATION, |b| {
         b.put_u32(10);
-        put_cstr(b, mechanism);
+        for m in mechanisms {
+            put_cstr(b, m);
+        }
         b.put_u8(0);
     });
 }

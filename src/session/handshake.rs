@@ -113,7 +113,12 @@ pub async fn handshake(client: ClientConn, shared: Arc<Shared>) -> Result<Outcom
             }
         },
     };
-    let entry = match auth::authenticate(&mut client, &creds, &user, known).await {
+    let binding = if client.stream.is_tls() {
+        tls.channel_binding()
+    } else {
+        None
+    };
+    let entry = match auth::authenticate(&mut client, &creds, &user, known, binding).await {
         Ok(e) => e,
         Err(AuthFailure::Rejected) => {
             shared.metrics.client_refused(Refusal::auth);

@@ -171,19 +171,28 @@ pub fn load_certs(
     path: &Path,
     what: &'static str,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    read_certs(path, what).map(|(certs, _)| certs)
+}
+
+/// [`load_certs`] with the file's bytes, read once: what a channel binding
+/// hashes is then the certificate that is served.
+pub fn read_certs(
+    path: &Path,
+    what: &'static str,
+) -> Result<(Vec<CertificateDer<'static>>, Vec<u8>), TlsError> {
     let file_err = |message: String| TlsError::File {
         what,
         path: path.display().to_string(),
         message,
     };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_err(e.to_string()))?
+    let pem = std::fs::read(path).map_err(|e| file_err(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_err(e.to_string()))?;
     if certs.is_empty() {
         return Err(file_err("no PEM certificate in the file".into()));
     }
-    Ok(certs)
+    Ok((certs, pem))
 }
 
 /// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1).

@@ -3,16 +3,21 @@
 
 use std::sync::Arc;
 
+use pgwire::api::auth::sasl::scram::ScramServerAuth;
 use rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
-use super::{load_certs, load_key, provider, TlsError, ALPN_POSTGRESQL};
+use super::{load_key, provider, read_certs, TlsError, ALPN_POSTGRESQL};
 use crate::config::{ClientTlsMode, Tls};
 
 /// The `[tls]` section made ready to accept.
 pub struct ClientTls {
     pub mode: ClientTlsMode,
     acceptor: Option<TlsAcceptor>,
+    /// SCRAM bound to the served certificate (`tls-server-end-point`), so
+    /// TLS clients are offered SCRAM-SHA-256-PLUS; None when the
+    /// certificate's signature hash is not one the binding defines.
+    channel_binding: Option<ScramServerAuth>,
 }
 
 impl std::fmt::Debug for ClientTls {
@@ -20,6 +25,7 @@ impl std::fmt::Debug for ClientTls {
         f.debug_struct("ClientTls")
             .field("mode", &self.mode)
             .field("configured", &self.acceptor.is_some())
+            .field("channel_binding", &self.channel_binding.is_some())
             .finish()
     }
 }
@@ -29,6 +35,7 @@ impl ClientTls {
         ClientTls {
             mode: ClientTlsMode::Disable,
             acceptor: None,
+            channel_binding: None,
         }
     }
 
@@ -40,7 +47,19 @@ impl ClientTls {
         else {
             return Ok(ClientTls::disabled());
         };
-        let certs = load_certs(cert, "[tls] cert")?;
+        let (certs, pem) = read_certs(cert, "[tls] cert")?;
+        let mut scram = ScramServerAuth::new();
+        let channel_binding = match scram.configure_certificate(&pem) {
+            Ok(()) => Some(scram),
+            Err(e) => {
+                tracing::warn!(
+                    cert = %cert.display(),
+                    error = %e,
+                    "no channel binding (SCRAM-SHA-256-PLUS) for this certificate"
+                );
+                None
+            }
+        };
         let key = load_key(key)?;
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
@@ -54,7 +73,14 @@ impl ClientTls {
         Ok(ClientTls {
             mode: tls.mode,
             acceptor: Some(TlsAcceptor::from(Arc::new(config))),
+            channel_binding,
         })
+    }
+
+    /// SCRAM with channel binding to this certificate, for a client that
+    /// came in over TLS.
+    pub fn channel_binding(&self) -> Option<&ScramServerAuth> {
+        self.channel_binding.as_ref()
     }
 
     /// The acceptor, when TLS is offered to clients.

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use pgwire::api::auth::sasl::scram::ScramClientAuth;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::support::raw::{cstr, error_code, first_column, frame, read_message, startup_packet};
+use crate::support::{DATABASE, USER};
 
 pub type Tls = TlsStream<TcpStream>;
 
@@ -157,4 +158,34 @@ pub async fn cancel(port: u16, ca: &Path, pid: u32, secret: &[u8]) {
     s.flush().await.unwrap();
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest).await;
+}
+
+/// The start of a SCRAM login chosen by hand: the startup packet, the
+/// mechanisms the proxy offers, then one SASLInitialResponse naming
+/// `mechanism` with `client_first` as its data. Returns the offered
+/// mechanisms and the next message's (tag, body).
+pub async fn sasl_start<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    mechanism: &str,
+    client_first: &str,
+) -> (Vec<String>, (u8, Vec<u8>)) {
+    s.write_all(&startup_packet(&[("user", USER), ("database", DATABASE)]))
+        .await
+        .unwrap();
+    let (t, body) = read_message(s).await.unwrap();
+    assert_eq!(
+        (t, &body[..4]),
+        (b'R', &10u32.to_be_bytes()[..]),
+        "AuthenticationSASL"
+    );
+    let offered = body[4..]
+        .split(|&b| b == 0)
+        .filter(|m| !m.is_empty())
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    let mut b = cstr(mechanism);
+    b.extend_from_slice(&(client_first.len() as u32).to_be_bytes());
+    b.extend_from_slice(client_first.as_bytes());
+    s.write_all(&frame(b'p', &b)).await.unwrap();
+    (offered, read_message(s).await.unwrap())
 }
