@@ -53,6 +53,8 @@ pub mod tag {
     pub const NOTIFICATION: u8 = b'A';
     pub const DATA_ROW: u8 = b'D';
     pub const COMMAND_COMPLETE: u8 = b'C';
+    pub const EMPTY_QUERY_RESPONSE: u8 = b'I';
+    pub const PORTAL_SUSPENDED: u8 = b's';
     pub const COPY_IN_RESPONSE: u8 = b'G';
     pub const COPY_OUT_RESPONSE: u8 = b'H';
     pub const COPY_BOTH_RESPONSE: u8 = b'W';

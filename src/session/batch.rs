@@ -150,6 +150,7 @@ impl Session {
                             parsed: vec![hash],
                             ..Effect::default()
                         })),
+                        st.executes,
                     );
                     return Ok(());
                 }
@@ -205,6 +206,7 @@ impl Session {
                     }
                 }
             }
+            tag::EXECUTE => st.executes += 1,
             _ => {}
         }
         st.batch.extend_from_slice(frame);
@@ -226,7 +228,7 @@ impl Session {
                 (None, None) => return,
             };
             info.bound(&class, text.as_deref());
-            merge(&mut st.effect, effect_of(&class));
+            merge(&mut st.effect, effect_of(&class), st.executes);
             return;
         }
         let parsed = info.parses.iter().rev().find(|(n, ..)| n == stmt);
@@ -241,7 +243,7 @@ impl Session {
                 _ => return,
             },
         };
-        merge(&mut st.effect, effect_of(&class));
+        merge(&mut st.effect, effect_of(&class), st.executes);
         if SqlLevel::wants_text(&class) {
             let text = parse
                 .get(5..)

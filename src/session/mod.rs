@@ -76,14 +76,18 @@ pub struct Effect {
     /// Protocol statements (content hashes) the request parsed: if it
     /// fails, the connection only may have them.
     pub parsed: Vec<u64>,
+    /// The request holds several statements (a simple Query's text, or
+    /// Executes up to one Sync): which one failed tells which steps ran,
+    /// so its replies are counted. The server stops at the first error
+    /// and answers each statement before it with CommandComplete,
+    /// EmptyQueryResponse or PortalSuspended.
+    pub several: bool,
 }
 
 impl Effect {
-    /// Which statement failed tells which steps ran: some step comes after
-    /// the first statement (the server stops a simple Query at its first
-    /// error, and answers each statement before it with CommandComplete).
+    /// Replies are counted for this request (see `several`).
     pub fn counts(&self) -> bool {
-        self.steps.last().is_some_and(|(at, _)| *at > 0)
+        self.several && !self.steps.is_empty()
     }
 }
 

@@ -36,6 +36,9 @@ pub(super) struct Relay {
     /// What the gathered messages need and change.
     pub info: BatchInfo,
     pub effect: Option<Box<Effect>>,
+    /// Execute messages gathered since the last Sync: the statement a
+    /// bound statement's steps are in (`request::merge`).
+    pub executes: usize,
     /// Where the unnamed statement was last parsed, and its class.
     pub last_unnamed: Option<(Slot, Arc<Classification>)>,
     /// A batch partly sent (Flush, or size) stays on this backend until Sync.
@@ -117,6 +120,7 @@ impl Session {
             batch: BytesMut::new(),
             info: BatchInfo::default(),
             effect: None,
+            executes: 0,
             last_unnamed: None,
             open: None,
             skip_to_sync: false,

@@ -56,7 +56,7 @@ impl Session {
                             | tag::COPY_IN_RESPONSE
                             | tag::ERROR_RESPONSE
                     )
-                    || (counting && t == tag::COMMAND_COMPLETE)
+                    || (counting && ends_statement(t))
             };
             let event =
                 held.scan
@@ -141,7 +141,7 @@ impl Session {
                                 held.outstanding = held.outstanding.saturating_sub(1);
                             }
                         }
-                        tag::COMMAND_COMPLETE => held.completed += 1,
+                        t if ends_statement(t) => held.completed += 1,
                         _ if idle => {
                             // An error while nothing was asked: the server is
                             // ending this connection (shutdown, admin kill).
@@ -322,4 +322,14 @@ impl Session {
             st.lost_tx = Some(format!("{message}; the open transaction was rolled back"));
         }
     }
+}
+
+/// A reply that answers one statement (one Execute, in the extended
+/// protocol) that ran without error: counted to tell which steps of a
+/// failed request ran.
+fn ends_statement(t: u8) -> bool {
+    matches!(
+        t,
+        tag::COMMAND_COMPLETE | tag::EMPTY_QUERY_RESPONSE | tag::PORTAL_SUSPENDED
+    )
 }

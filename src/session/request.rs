@@ -45,6 +45,7 @@ pub(super) fn effect_of(c: &Classification) -> Option<Box<Effect>> {
         pins: c.pins().collect(),
         unpins: c.unpins.clone(),
         parsed: Vec::new(),
+        several: c.parts.len() > 1,
     }))
 }
 
@@ -55,14 +56,15 @@ fn lone_commit(c: &Classification) -> bool {
     c.parts.is_empty() && matches!(c.class, Class::Transaction(TxCmd::Commit { chain: false }))
 }
 
-/// Adds a bound statement's effect to its batch's. Which statement of a
-/// batch failed is not tracked: a failed batch counts as failed before any
-/// of its steps, as if none ran.
-pub(super) fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>) {
+/// Adds a bound statement's effect to its batch's, its steps in the
+/// batch's statement `at` (the Execute that runs it, counted from 0 since
+/// the last Sync): when the batch fails, the Executes answered before the
+/// error tell which steps ran, as the statements of a simple Query do.
+pub(super) fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>, at: usize) {
     if let Some(f) = from {
         let e = into.get_or_insert_with(Default::default);
         e.steps
-            .extend(f.steps.into_iter().map(|(_, step)| (0, step)));
+            .extend(f.steps.into_iter().map(|(_, step)| (at, step)));
         e.pins.extend(f.pins);
         e.unpins.extend(f.unpins);
         e.parsed.extend(f.parsed);
@@ -232,6 +234,7 @@ impl Session {
                 st.batch.clear();
                 st.info.clear();
                 st.effect = None;
+                st.executes = 0;
                 self.request_failed(st, &e, owed > 0);
                 return Ok(None);
             }
@@ -268,7 +271,16 @@ impl Session {
         info.clear();
         // Taken and put back emptied: the buffer is reused batch after batch.
         let mut batch = std::mem::take(&mut st.batch);
-        let effect = if owed > 0 { st.effect.take() } else { None };
+        let effect = if owed > 0 {
+            let mut effect = st.effect.take();
+            if let Some(e) = &mut effect {
+                e.several = st.executes > 1;
+            }
+            st.executes = 0;
+            effect
+        } else {
+            None
+        };
         st.open = if owed > 0 { None } else { Some(slot) };
         let sent = self.send(st, slot, &batch, owed, effect).await;
         batch.clear();

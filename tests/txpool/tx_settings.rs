@@ -271,3 +271,63 @@ async fn set_spellings_the_parser_lacks_follow_the_client_or_pin_it() {
     }
     p.stop().await;
 }
+
+/// An extended-protocol batch (up to one Sync) that commits and then
+/// fails: the server keeps what its COMMIT made and skips what follows
+/// the error. The session keeps the first on every connection it uses,
+/// and the connection it leaves behind is reset for the next client.
+#[tokio::test]
+async fn a_batch_failing_after_its_commit_keeps_what_the_commit_made() {
+    use crate::raw::{parse, query, run, sync, Raw};
+    let p = proxy_with(crate::transaction_mode(1)).await;
+    let mut a = Raw::connect(p.port).await;
+    let mut b = Raw::connect(p.port).await;
+    let get = |name: &str, route: &str| query(&format!("{route}SELECT current_setting('{name}')"));
+    let default = b.send(&[get("work_mem", crate::PRIMARY)]).await.rows;
+    let step = |sql: &str| [parse("", sql), run("")].concat();
+    let reply = a
+        .send(&[
+            step("BEGIN"),
+            step("SET work_mem = '9MB'"),
+            step("COMMIT"),
+            step("SELECT 1/0"),
+            step("SET maintenance_work_mem = '77MB'"),
+            sync(),
+        ])
+        .await;
+    assert_eq!(reply.errors, ["22012"]);
+    // The next client on that connection sees its own (default) value.
+    let seen = b.send(&[get("work_mem", crate::PRIMARY)]).await.rows;
+    assert_eq!(seen, default, "leaked");
+    // The client that committed sees it wherever its statements go.
+    for route in [crate::PRIMARY, ""] {
+        let rows = a.send(&[get("work_mem", route)]).await.rows;
+        assert_eq!(rows, ["9MB"], "route {route:?}");
+        let rows = a.send(&[get("maintenance_work_mem", route)]).await.rows;
+        assert_ne!(rows, ["77MB"], "route {route:?}: a SET after the error");
+    }
+    p.stop().await;
+}
+
+/// `COMMIT; SELECT 1/0` in one Query: the COMMIT ran (and committed the
+/// SET made earlier in the transaction) before the error.
+#[tokio::test]
+async fn a_text_failing_after_its_commit_keeps_what_the_commit_made() {
+    use crate::raw::{query, Raw};
+    let p = proxy_with(crate::transaction_mode(1)).await;
+    let mut a = Raw::connect(p.port).await;
+    let mut b = Raw::connect(p.port).await;
+    let get = |route: &str| query(&format!("{route}SELECT current_setting('work_mem')"));
+    let default = b.send(&[get(crate::PRIMARY)]).await.rows;
+    a.send(&[query("BEGIN")]).await;
+    a.send(&[query("SET work_mem = '11MB'")]).await;
+    let reply = a.send(&[query("COMMIT; SELECT 1/0")]).await;
+    assert_eq!(reply.errors, ["22012"]);
+    let seen = b.send(&[get(crate::PRIMARY)]).await.rows;
+    assert_eq!(seen, default, "leaked");
+    for route in [crate::PRIMARY, ""] {
+        let rows = a.send(&[get(route)]).await.rows;
+        assert_eq!(rows, ["11MB"], "route {route:?}");
+    }
+    p.stop().await;
+}
