@@ -4,6 +4,7 @@
 
 use tokio_postgres::SimpleQueryMessage;
 
+use crate::raw::{parse, query, run, sync, Raw};
 use crate::support::*;
 
 /// Others use the connections in between, so the client under test moves
@@ -272,18 +273,39 @@ async fn set_spellings_the_parser_lacks_follow_the_client_or_pin_it() {
     p.stop().await;
 }
 
+/// Raw clients a and b on one connection per backend, and the value of
+/// `work_mem` b reads on the primary before a does anything.
+async fn two_on_one_connection() -> (TestProxy, Raw, Raw, Vec<String>) {
+    let p = proxy_with(crate::transaction_mode(1)).await;
+    let a = Raw::connect(p.port).await;
+    let mut b = Raw::connect(p.port).await;
+    let default = b.send(&[current("work_mem", crate::PRIMARY)]).await.rows;
+    (p, a, b, default)
+}
+
+/// A Query reading setting `name`, routed by `route`.
+fn current(name: &str, route: &str) -> Vec<u8> {
+    query(&format!("{route}SELECT current_setting('{name}')"))
+}
+
+/// What a committed earlier: b, next on that connection, still reads
+/// `default` there, and a reads `value` wherever its statements go.
+async fn committed(a: &mut Raw, b: &mut Raw, default: &[String], value: &str) {
+    let seen = b.send(&[current("work_mem", crate::PRIMARY)]).await.rows;
+    assert_eq!(seen, default, "leaked to the next client");
+    for route in [crate::PRIMARY, ""] {
+        let rows = a.send(&[current("work_mem", route)]).await.rows;
+        assert_eq!(rows, [value], "route {route:?}");
+    }
+}
+
 /// An extended-protocol batch (up to one Sync) that commits and then
 /// fails: the server keeps what its COMMIT made and skips what follows
 /// the error. The session keeps the first on every connection it uses,
 /// and the connection it leaves behind is reset for the next client.
 #[tokio::test]
 async fn a_batch_failing_after_its_commit_keeps_what_the_commit_made() {
-    use crate::raw::{parse, query, run, sync, Raw};
-    let p = proxy_with(crate::transaction_mode(1)).await;
-    let mut a = Raw::connect(p.port).await;
-    let mut b = Raw::connect(p.port).await;
-    let get = |name: &str, route: &str| query(&format!("{route}SELECT current_setting('{name}')"));
-    let default = b.send(&[get("work_mem", crate::PRIMARY)]).await.rows;
+    let (p, mut a, mut b, default) = two_on_one_connection().await;
     let step = |sql: &str| [parse("", sql), run("")].concat();
     let reply = a
         .send(&[
@@ -296,14 +318,9 @@ async fn a_batch_failing_after_its_commit_keeps_what_the_commit_made() {
         ])
         .await;
     assert_eq!(reply.errors, ["22012"]);
-    // The next client on that connection sees its own (default) value.
-    let seen = b.send(&[get("work_mem", crate::PRIMARY)]).await.rows;
-    assert_eq!(seen, default, "leaked");
-    // The client that committed sees it wherever its statements go.
+    committed(&mut a, &mut b, &default, "9MB").await;
     for route in [crate::PRIMARY, ""] {
-        let rows = a.send(&[get("work_mem", route)]).await.rows;
-        assert_eq!(rows, ["9MB"], "route {route:?}");
-        let rows = a.send(&[get("maintenance_work_mem", route)]).await.rows;
+        let rows = a.send(&[current("maintenance_work_mem", route)]).await.rows;
         assert_ne!(rows, ["77MB"], "route {route:?}: a SET after the error");
     }
     p.stop().await;
@@ -313,21 +330,11 @@ async fn a_batch_failing_after_its_commit_keeps_what_the_commit_made() {
 /// SET made earlier in the transaction) before the error.
 #[tokio::test]
 async fn a_text_failing_after_its_commit_keeps_what_the_commit_made() {
-    use crate::raw::{query, Raw};
-    let p = proxy_with(crate::transaction_mode(1)).await;
-    let mut a = Raw::connect(p.port).await;
-    let mut b = Raw::connect(p.port).await;
-    let get = |route: &str| query(&format!("{route}SELECT current_setting('work_mem')"));
-    let default = b.send(&[get(crate::PRIMARY)]).await.rows;
+    let (p, mut a, mut b, default) = two_on_one_connection().await;
     a.send(&[query("BEGIN")]).await;
     a.send(&[query("SET work_mem = '11MB'")]).await;
     let reply = a.send(&[query("COMMIT; SELECT 1/0")]).await;
     assert_eq!(reply.errors, ["22012"]);
-    let seen = b.send(&[get(crate::PRIMARY)]).await.rows;
-    assert_eq!(seen, default, "leaked");
-    for route in [crate::PRIMARY, ""] {
-        let rows = a.send(&[get(route)]).await.rows;
-        assert_eq!(rows, ["11MB"], "route {route:?}");
-    }
+    committed(&mut a, &mut b, &default, "11MB").await;
     p.stop().await;
 }
