@@ -481,6 +481,69 @@ fn connect_params(
     }
 }
 
+/// A man in the middle for `upstream`: it answers the SSLRequest and ends
+/// TLS with its own certificate (from another CA: `require` checks none),
+/// opens its own TLS connection to the server and relays between the two.
+async fn tls_interceptor(upstream: std::net::SocketAddr, pki: &Pki) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let settings = pgsplit::config::Tls {
+        mode: ClientTlsMode::Require,
+        cert: Some(pki.cert.clone()),
+        key: Some(pki.key.clone()),
+    };
+    let tls = pgsplit::tls::server::ClientTls::from_config(&settings).unwrap();
+    let acceptor = tls.acceptor().unwrap().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 8];
+                tcp.read_exact(&mut request).await?;
+                tcp.write_all(b"S").await?;
+                let mut down = acceptor.accept(tcp).await?;
+                let up = tokio::net::TcpStream::connect(upstream).await?;
+                let require = pgsplit::config::BackendTls {
+                    mode: BackendTlsMode::Require,
+                    ca: None,
+                };
+                let name = upstream.to_string();
+                let tls = BackendTls::new(&name, &require);
+                let mut up = pgsplit::tls::backend::negotiate(up, Some(&tls), &name)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                tokio::io::copy_bidirectional(&mut down, &mut up).await
+            });
+        }
+    });
+    addr
+}
+
+/// `[backend_tls] mode = "require"` checks no certificate, but pgsplit's
+/// SCRAM login is bound to the one the server presents
+/// (SCRAM-SHA-256-PLUS): through a man in the middle with another
+/// certificate the server refuses the login, while a direct login works.
+#[tokio::test]
+async fn backend_logins_are_bound_to_the_servers_certificate() {
+    let (_, cluster) = ssl_cluster();
+    let require = pgsplit::config::BackendTls {
+        mode: BackendTlsMode::Require,
+        ca: None,
+    };
+    let direct = format!("127.0.0.1:{}", cluster.primary().port);
+    pgsplit::backend::connect(&connect_params(&direct, &require, password_auth()))
+        .await
+        .expect("a direct login, bound to the server's own certificate");
+    let intruder = Pki::new();
+    let via = tls_interceptor(cluster.primary().addr(), &intruder).await;
+    let e = pgsplit::backend::connect(&connect_params(&via.to_string(), &require, password_auth()))
+        .await
+        .expect_err("a login through a TLS interceptor must fail")
+        .to_string();
+    assert!(e.contains("channel binding"), "{e}");
+}
+
 // ---- SCRAM pass-through: only the verifier in proxy.toml ----
 
 fn app_verifier() -> String {

@@ -12,6 +12,7 @@
 
 pub mod passthrough;
 pub mod query;
+pub mod scram_client;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,13 +5,13 @@
 //! A client proving itself yields the ClientKey (ClientKey = ClientProof XOR
 //! HMAC(StoredKey, AuthMessage)); with it pgsplit computes its own proofs
 //! towards backends that store the same verifier (same salt and iteration
-//! count), and checks their signatures with the ServerKey.
+//! count), and checks their signatures with the ServerKey
+//! ([`super::scram_client`]).
 
 use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use rand::RngCore;
 use ring::{digest, hmac};
 
 pub const PREFIX: &str = "SCRAM-SHA-256$";
@@ -153,99 +153,12 @@ fn recover_client_key(
     (sha256(&key) == v.stored_key).then_some(key)
 }
 
-/// Backend side, first step: `n,,n=,r=<nonce>` (PostgreSQL takes the user
-/// from the startup packet, like libpq sends it).
-pub struct ClientFirst {
-    bare: String,
-    nonce: String,
-}
-
-/// Backend side, last step: the server signature expected in SASLFinal.
-pub struct ExpectSignature(Vec<u8>);
-
-impl ClientFirst {
-    pub fn new() -> (String, ClientFirst) {
-        let mut raw = [0u8; 18];
-        rand::rng().fill_bytes(&mut raw);
-        let nonce = STANDARD.encode(raw);
-        let bare = format!("n=,r={nonce}");
-        (format!("n,,{bare}"), ClientFirst { bare, nonce })
-    }
-
-    /// The client-final message for the server-first message `server_first`.
-    pub fn respond(
-        self,
-        server_first: &[u8],
-        v: &Verifier,
-        client_key: &[u8],
-    ) -> Result<(String, ExpectSignature), String> {
-        let text = std::str::from_utf8(server_first).map_err(|_| "server-first is not UTF-8")?;
-        let (mut nonce, mut salt, mut iterations) = (None, None, None);
-        for attr in text.split(',') {
-            match attr.split_at_checked(2) {
-                Some(("r=", x)) => nonce = Some(x),
-                Some(("s=", x)) => salt = Some(x),
-                Some(("i=", x)) => iterations = Some(x),
-                _ => {}
-            }
-        }
-        let (Some(nonce), Some(salt), Some(iterations)) = (nonce, salt, iterations) else {
-            return Err("malformed SCRAM server-first message".into());
-        };
-        if !nonce.starts_with(&self.nonce) || nonce.len() == self.nonce.len() {
-            return Err("SCRAM server nonce does not extend the client's".into());
-        }
-        let salt = STANDARD
-            .decode(salt)
-            .map_err(|_| "SCRAM salt is not base64".to_string())?;
-        if salt != v.salt || iterations.parse::<u32>().ok() != Some(v.iterations) {
-            return Err(
-                "the backend's SCRAM salt or iteration count differs from the configured \
-                 verifier (pass-through needs the same verifier in pg_authid)"
-                    .into(),
-            );
-        }
-        let without_proof = format!("c=biws,r={nonce}");
-        let auth_message = format!("{},{text},{without_proof}", self.bare);
-        let signature = mac(&v.stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key
-            .iter()
-            .zip(&signature)
-            .map(|(a, b)| a ^ b)
-            .collect();
-        let expected = mac(&v.server_key, auth_message.as_bytes());
-        Ok((
-            format!("{without_proof},p={}", STANDARD.encode(proof)),
-            ExpectSignature(expected),
-        ))
-    }
-}
-
-impl ExpectSignature {
-    /// Checks the server-final message: the server knows the verifier too.
-    pub fn verify(&self, server_final: &[u8]) -> Result<(), String> {
-        let text = std::str::from_utf8(server_final).map_err(|_| "server-final is not UTF-8")?;
-        if let Some(e) = text.strip_prefix("e=") {
-            return Err(format!("server refused: {e}"));
-        }
-        let sig = text
-            .strip_prefix("v=")
-            .and_then(|s| STANDARD.decode(s.split(',').next().unwrap_or(s)).ok())
-            .ok_or("malformed SCRAM server-final message")?;
-        if super::constant_time_eq(&sig, &self.0) {
-            Ok(())
-        } else {
-            Err("wrong SCRAM server signature: the backend does not hold this verifier".into())
-        }
-    }
-}
-
-fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(super) fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let k = hmac::Key::new(hmac::HMAC_SHA256, key);
     hmac::sign(&k, data).as_ref().to_vec()
 }
 
-fn sha256(data: &[u8]) -> Vec<u8> {
+pub(super) fn sha256(data: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, data).as_ref().to_vec()
 }
 

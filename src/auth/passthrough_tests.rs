@@ -1,6 +1,7 @@
 use pgwire::api::auth::sasl::scram::{ScramClientAuth, ScramSecret, ScramServerAuth};
 
 use super::*;
+use crate::auth::scram_client::{Binding, ClientFirst, Secret};
 
 fn verifier() -> Verifier {
     Verifier::from_password("s3cret", b"0123456789abcdef", 4096)
@@ -27,6 +28,14 @@ fn client_login(v: &Verifier, password: &str) -> (String, String, String, bool) 
     let (fin, _) = next.build_client_final(server_first.as_bytes()).unwrap();
     let ok = waiting.on_client_final_message(fin.as_bytes()).is_ok();
     (first, server_first, fin, ok)
+}
+
+/// A pass-through secret with a key that proves nothing.
+fn key(v: &Verifier) -> Secret<'_> {
+    Secret::Key {
+        verifier: v,
+        client_key: &[0u8; 32],
+    }
 }
 
 #[test]
@@ -59,11 +68,19 @@ fn client_key_recovered_from_a_proof_logs_in_to_a_verifier_server() {
     assert_eq!(format!("{pt:?}"), "PassThrough(<redacted>)");
 
     // The backend stores the same verifier.
-    let (mine, state) = ClientFirst::new();
+    let (mine, state) = ClientFirst::new(Binding::Unsupported);
     let (server_first, waiting) = ScramServerAuth::new()
         .on_client_first_message_with_secret(mine.as_bytes(), secret(&v))
         .unwrap();
-    let (fin, expect) = state.respond(server_first.as_bytes(), &v, &key).unwrap();
+    let (fin, expect) = state
+        .respond(
+            server_first.as_bytes(),
+            Secret::Key {
+                verifier: &v,
+                client_key: &key,
+            },
+        )
+        .unwrap();
     let server_final = waiting.on_client_final_message(fin.as_bytes()).unwrap();
     expect.verify(server_final.as_bytes()).unwrap();
     assert!(expect.verify(b"v=AAAA").is_err());
@@ -82,18 +99,16 @@ fn a_wrong_password_teaches_nothing_and_other_salts_are_refused() {
     // A backend with another salt for the same password: refused clearly.
     let other = Verifier::from_password("s3cret", b"another-salt-xyz", 4096);
     let (_, server_first, _, _) = client_login(&v, "s3cret");
-    let (first, state) = ClientFirst::new();
+    let (first, state) = ClientFirst::new(Binding::Unsupported);
     let (server_first_other, _) = ScramServerAuth::new()
         .on_client_first_message_with_secret(first.as_bytes(), secret(&other))
         .unwrap();
     let e = state
-        .respond(server_first_other.as_bytes(), &v, &[0u8; 32])
+        .respond(server_first_other.as_bytes(), key(&v))
         .err()
         .unwrap();
     assert!(e.contains("differs from the configured verifier"), "{e}");
-    let (_, state) = ClientFirst::new();
+    let (_, state) = ClientFirst::new(Binding::Unsupported);
     // Someone else's nonce.
-    assert!(state
-        .respond(server_first.as_bytes(), &v, &[0u8; 32])
-        .is_err());
+    assert!(state.respond(server_first.as_bytes(), key(&v)).is_err());
 }

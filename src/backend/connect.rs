@@ -1,18 +1,18 @@
 //! Opening a backend connection: TCP (socket2 options), TLS when
 //! `[backend_tls]` asks for it, StartupMessage, authentication (SCRAM-SHA-256
-//! via pgwire or by pass-through, md5, cleartext, trust), then the server's
-//! ParameterStatus and BackendKeyData up to ReadyForQuery.
+//! with the password or by pass-through, bound to the TLS channel when
+//! there is one; md5, cleartext, trust), then the server's ParameterStatus
+//! and BackendKeyData up to ReadyForQuery.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use pgwire::api::auth::md5pass::hash_md5_password;
-use pgwire::api::auth::sasl::scram::ScramClientAuth;
 use tokio::net::{lookup_host, TcpStream};
 
 use super::{server_error, BackendConn, CancelKey};
-use crate::auth::passthrough::{ClientFirst, ExpectSignature};
+use crate::auth::scram_client::{Binding, ClientFirst, ExpectSignature, Secret};
 use crate::auth::BackendAuth;
 use crate::error::BackendError;
 use crate::protocol::messages::{self, u32_at};
@@ -93,13 +93,11 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
     Ok(conn)
 }
 
-/// SCRAM exchange state, by who computes the proof.
+/// SCRAM exchange state.
 enum Scram {
     None,
-    PgwireFirst(pgwire::api::auth::sasl::scram::ScramClientAuthWaitingForServerFirst),
-    PgwireFinal(pgwire::api::auth::sasl::scram::ScramClientAuthWaitingForServerFinal),
-    PassFirst(ClientFirst, Vec<u8>),
-    PassFinal(ExpectSignature),
+    First(ClientFirst),
+    Final(ExpectSignature),
 }
 
 async fn authenticate(
@@ -148,62 +146,51 @@ async fn authenticate(
                 messages::password(&mut out, &hash_md5_password(user, password, salt));
             }
             10 => {
-                let offers_scram = data.split(|&b| b == 0).any(|m| m == b"SCRAM-SHA-256");
-                if !offers_scram {
+                let mechanisms = || data.split(|&b| b == 0).filter(|m| !m.is_empty());
+                let binding = Binding::choose(conn.stream.peer_certificate(), mechanisms());
+                let mechanism = binding.mechanism();
+                let offered = mechanisms().any(|m| m == mechanism.as_bytes());
+                if !offered {
                     return Err(auth_err(
                         "server offers no SASL mechanism pgsplit supports".into(),
                     ));
                 }
-                let first = match auth {
-                    BackendAuth::Password(password) => {
-                        let (first, next) =
-                            ScramClientAuth::new(user.to_owned(), password.to_string())
-                                .build_client_first()
-                                .map_err(|e| auth_err(e.to_string()))?;
-                        scram = Scram::PgwireFirst(next);
-                        first
+                if let BackendAuth::PassThrough(pt) = auth {
+                    if pt.client_key().is_none() {
+                        return Err(auth_err(format!(
+                            "user \"{user}\" has only a SCRAM verifier and no client has \
+                             logged in as it yet, so pgsplit has no key to log in with"
+                        )));
                     }
-                    BackendAuth::PassThrough(pt) => {
-                        let key = pt.client_key().ok_or_else(|| {
-                            auth_err(format!(
-                                "user \"{user}\" has only a SCRAM verifier and no client has \
-                                 logged in as it yet, so pgsplit has no key to log in with"
-                            ))
-                        })?;
-                        let (first, next) = ClientFirst::new();
-                        scram = Scram::PassFirst(next, key);
-                        first
-                    }
-                };
-                messages::sasl_initial_response(&mut out, "SCRAM-SHA-256", first.as_bytes());
+                }
+                let (first, state) = ClientFirst::new(binding);
+                scram = Scram::First(state);
+                messages::sasl_initial_response(&mut out, mechanism, first.as_bytes());
             }
             11 => {
-                let fin = match (std::mem::replace(&mut scram, Scram::None), auth) {
-                    (Scram::PgwireFirst(state), _) => {
-                        let (fin, next) = state
-                            .build_client_final(data)
-                            .map_err(|e| auth_err(e.to_string()))?;
-                        scram = Scram::PgwireFinal(next);
-                        fin
-                    }
-                    (Scram::PassFirst(state, key), BackendAuth::PassThrough(pt)) => {
-                        let (fin, expect) =
-                            state.respond(data, &pt.verifier, &key).map_err(auth_err)?;
-                        scram = Scram::PassFinal(expect);
-                        fin
-                    }
-                    _ => return Err(auth_err("SASLContinue out of order".into())),
+                let Scram::First(state) = std::mem::replace(&mut scram, Scram::None) else {
+                    return Err(auth_err("SASLContinue out of order".into()));
                 };
+                let key;
+                let secret = match auth {
+                    BackendAuth::Password(password) => Secret::Password(password),
+                    BackendAuth::PassThrough(pt) => {
+                        key = pt.client_key().unwrap_or_default();
+                        Secret::Key {
+                            verifier: &pt.verifier,
+                            client_key: &key,
+                        }
+                    }
+                };
+                let (fin, expect) = state.respond(data, secret).map_err(auth_err)?;
+                scram = Scram::Final(expect);
                 messages::sasl_response(&mut out, fin.as_bytes());
             }
             12 => {
-                match std::mem::replace(&mut scram, Scram::None) {
-                    Scram::PgwireFinal(state) => state
-                        .verify_server_final(data)
-                        .map_err(|e| auth_err(e.to_string()))?,
-                    Scram::PassFinal(expect) => expect.verify(data).map_err(auth_err)?,
-                    _ => return Err(auth_err("SASLFinal out of order".into())),
-                }
+                let Scram::Final(expect) = std::mem::replace(&mut scram, Scram::None) else {
+                    return Err(auth_err("SASLFinal out of order".into()));
+                };
+                expect.verify(data).map_err(auth_err)?;
                 continue;
             }
             other => {

@@ -89,6 +89,15 @@ impl Stream {
         }
     }
 
+    /// The certificate the peer presented (DER), first of its chain: what
+    /// a SCRAM channel binding hashes.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(s) => s.get_ref().1.peer_certificates()?.first().map(|c| &c[..]),
+        }
+    }
+
     /// ALPN protocol agreed in the TLS handshake.
     pub fn alpn(&self) -> Option<&[u8]> {
         match self {
