@@ -34,7 +34,7 @@ fn client_login(v: &Verifier, password: &str) -> (String, String, String, bool) 
 fn key(v: &Verifier) -> Secret<'_> {
     Secret::Key {
         verifier: v,
-        client_key: &[0u8; 32],
+        client_key: vec![0; 32],
     }
 }
 
@@ -77,7 +77,7 @@ fn client_key_recovered_from_a_proof_logs_in_to_a_verifier_server() {
             server_first.as_bytes(),
             Secret::Key {
                 verifier: &v,
-                client_key: &key,
+                client_key: key,
             },
         )
         .unwrap();

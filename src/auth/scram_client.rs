@@ -91,7 +91,7 @@ pub enum Secret<'a> {
     /// the server must store the same verifier.
     Key {
         verifier: &'a Verifier,
-        client_key: &'a [u8],
+        client_key: Vec<u8>,
     },
 }
 
@@ -176,7 +176,7 @@ impl ClientFirst {
                     );
                 }
                 (
-                    client_key.to_vec(),
+                    client_key,
                     verifier.stored_key.clone(),
                     verifier.server_key.clone(),
                 )

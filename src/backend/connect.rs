@@ -94,9 +94,9 @@ async fn connect_inner(p: &ConnectParams) -> Result<BackendConn, BackendError> {
 }
 
 /// SCRAM exchange state.
-enum Scram {
+enum Scram<'a> {
     None,
-    First(ClientFirst),
+    First(ClientFirst, Secret<'a>),
     Final(ExpectSignature),
 }
 
@@ -155,32 +155,25 @@ async fn authenticate(
                         "server offers no SASL mechanism pgsplit supports".into(),
                     ));
                 }
-                if let BackendAuth::PassThrough(pt) = auth {
-                    if pt.client_key().is_none() {
-                        return Err(auth_err(format!(
-                            "user \"{user}\" has only a SCRAM verifier and no client has \
-                             logged in as it yet, so pgsplit has no key to log in with"
-                        )));
-                    }
-                }
+                let secret = match auth {
+                    BackendAuth::Password(password) => Secret::Password(password),
+                    BackendAuth::PassThrough(pt) => Secret::Key {
+                        verifier: &pt.verifier,
+                        client_key: pt.client_key().ok_or_else(|| {
+                            auth_err(format!(
+                                "user \"{user}\" has only a SCRAM verifier and no client has \
+                                 logged in as it yet, so pgsplit has no key to log in with"
+                            ))
+                        })?,
+                    },
+                };
                 let (first, state) = ClientFirst::new(binding);
-                scram = Scram::First(state);
+                scram = Scram::First(state, secret);
                 messages::sasl_initial_response(&mut out, mechanism, first.as_bytes());
             }
             11 => {
-                let Scram::First(state) = std::mem::replace(&mut scram, Scram::None) else {
+                let Scram::First(state, secret) = std::mem::replace(&mut scram, Scram::None) else {
                     return Err(auth_err("SASLContinue out of order".into()));
-                };
-                let key;
-                let secret = match auth {
-                    BackendAuth::Password(password) => Secret::Password(password),
-                    BackendAuth::PassThrough(pt) => {
-                        key = pt.client_key().unwrap_or_default();
-                        Secret::Key {
-                            verifier: &pt.verifier,
-                            client_key: &key,
-                        }
-                    }
                 };
                 let (fin, expect) = state.respond(data, secret).map_err(auth_err)?;
                 scram = Scram::Final(expect);
