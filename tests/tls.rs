@@ -462,7 +462,7 @@ async fn backend_require_and_prefer() {
 }
 
 fn password_auth() -> BackendAuth {
-    BackendAuth::Password(Arc::from(PASSWORD))
+    BackendAuth::password(PASSWORD)
 }
 
 fn connect_params(

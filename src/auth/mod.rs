@@ -28,6 +28,7 @@ use crate::protocol::messages::{self, cstr, u32_at};
 use crate::protocol::ProtocolError;
 use crate::session::client::ClientConn;
 use passthrough::{PassThrough, Verifier};
+use scram_client::BackendPassword;
 
 const SCRAM_ITERATIONS: usize = 4096;
 const MECHANISM: &str = "SCRAM-SHA-256";
@@ -38,8 +39,9 @@ const MECHANISM_PLUS: &str = "SCRAM-SHA-256-PLUS";
 /// How pgsplit logs in to the backends as a user.
 #[derive(Clone)]
 pub enum BackendAuth {
-    /// The configured plaintext password.
-    Password(Arc<str>),
+    /// The configured plaintext password (with its SCRAM keys, derived
+    /// once per server salt).
+    Password(Arc<BackendPassword>),
     /// SCRAM with the ClientKey learned from a client (verifier-only users).
     PassThrough(Arc<PassThrough>),
 }
@@ -83,10 +85,14 @@ impl std::fmt::Debug for UserEntry {
 }
 
 impl BackendAuth {
+    pub fn password(text: &str) -> BackendAuth {
+        BackendAuth::Password(Arc::new(BackendPassword::new(text)))
+    }
+
     /// The same credentials (pass-through: the same learned-key holder).
     pub fn same_as(&self, other: &BackendAuth) -> bool {
         match (self, other) {
-            (BackendAuth::Password(a), BackendAuth::Password(b)) => a == b,
+            (BackendAuth::Password(a), BackendAuth::Password(b)) => a.text() == b.text(),
             (BackendAuth::PassThrough(a), BackendAuth::PassThrough(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
@@ -129,7 +135,7 @@ impl UserEntry {
         UserEntry {
             name: name.to_owned(),
             method,
-            backend: BackendAuth::Password(Arc::from(password)),
+            backend: BackendAuth::password(password),
             secret: ClientSecret::Password {
                 password: password.to_owned(),
                 verifier,

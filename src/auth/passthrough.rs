@@ -64,17 +64,12 @@ impl Verifier {
 
     /// The verifier PostgreSQL would store for `password` (tests, tools).
     pub fn from_password(password: &str, salt: &[u8], iterations: u32) -> Verifier {
-        let salted = pgwire::api::auth::sasl::scram::gen_salted_password(
-            password,
-            salt,
-            iterations as usize,
-        );
-        let client_key = mac(&salted, b"Client Key");
+        let keys = super::scram_client::Keys::from_password(password, salt, iterations);
         Verifier {
             iterations,
             salt: salt.to_vec(),
-            stored_key: sha256(&client_key),
-            server_key: mac(&salted, b"Server Key"),
+            stored_key: keys.stored_key().to_vec(),
+            server_key: keys.server_key().to_vec(),
         }
     }
 

@@ -73,7 +73,7 @@ fn client_key_recovered_from_a_proof_logs_in_to_a_verifier_server() {
         .on_client_first_message_with_secret(mine.as_bytes(), secret(&v))
         .unwrap();
     let (fin, expect) = state
-        .respond(
+        .respond_now(
             server_first.as_bytes(),
             Secret::Key {
                 verifier: &v,
@@ -104,11 +104,11 @@ fn a_wrong_password_teaches_nothing_and_other_salts_are_refused() {
         .on_client_first_message_with_secret(first.as_bytes(), secret(&other))
         .unwrap();
     let e = state
-        .respond(server_first_other.as_bytes(), key(&v))
+        .respond_now(server_first_other.as_bytes(), key(&v))
         .err()
         .unwrap();
     assert!(e.contains("differs from the configured verifier"), "{e}");
     let (_, state) = ClientFirst::new(Binding::Unsupported);
     // Someone else's nonce.
-    assert!(state.respond(server_first.as_bytes(), key(&v)).is_err());
+    assert!(state.respond_now(server_first.as_bytes(), key(&v)).is_err());
 }

@@ -95,7 +95,7 @@ async fn fetch(
     let params = ConnectParams {
         addr: primary.addr.clone(),
         user: settings.query_user.clone(),
-        auth: BackendAuth::Password(Arc::from(settings.password().unwrap_or_default())),
+        auth: BackendAuth::password(&settings.password().unwrap_or_default()),
         database: settings.query_database.clone(),
         startup: vec![("application_name".into(), "pgsplit-auth-query".into())],
         timeout,

@@ -83,10 +83,105 @@ pub fn end_point_hash(cert: &[u8]) -> Option<Vec<u8>> {
     Some(digest::digest(algorithm, cert).as_ref().to_vec())
 }
 
+/// The keys a SCRAM login proves with: the ClientKey, and the StoredKey
+/// and ServerKey of the verifier the server holds.
+#[derive(Clone)]
+pub struct Keys {
+    client_key: Vec<u8>,
+    stored_key: Vec<u8>,
+    server_key: Vec<u8>,
+}
+
+impl Keys {
+    /// PBKDF2 of the password (SASLprep'd, as PostgreSQL does) and the
+    /// keys derived from it: thousands of HMACs, milliseconds of CPU.
+    pub fn from_password(password: &str, salt: &[u8], iterations: u32) -> Keys {
+        let salted = pgwire::api::auth::sasl::scram::gen_salted_password(
+            password,
+            salt,
+            iterations as usize,
+        );
+        let client_key = mac(&salted, b"Client Key");
+        Keys {
+            stored_key: sha256(&client_key),
+            server_key: mac(&salted, b"Server Key"),
+            client_key,
+        }
+    }
+
+    pub fn stored_key(&self) -> &[u8] {
+        &self.stored_key
+    }
+
+    pub fn server_key(&self) -> &[u8] {
+        &self.server_key
+    }
+}
+
+/// A configured password for backend logins, with the keys it gave for
+/// the salt and iteration count a server last asked for. PostgreSQL
+/// servers of one cluster share the verifier (pg_authid replicates), so
+/// the salted password is computed once, not once per backend
+/// connection, and on a blocking thread: the runtime thread relaying
+/// every session never stalls on it. Logins that need the keys while they
+/// are being derived wait for that one derivation.
+pub struct BackendPassword {
+    text: String,
+    last: tokio::sync::Mutex<Option<(Vec<u8>, u32, Keys)>>,
+}
+
+impl std::fmt::Debug for BackendPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BackendPassword(<redacted>)")
+    }
+}
+
+impl BackendPassword {
+    pub fn new(text: &str) -> BackendPassword {
+        BackendPassword {
+            text: text.to_owned(),
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The keys for `salt` and `iterations`, derived once. The lock is
+    /// held across the derivation (it never blocks the thread: a tokio
+    /// lock, and the work runs on a blocking thread).
+    pub async fn keys(&self, salt: &[u8], iterations: u32) -> Result<Keys, String> {
+        let mut last = self.last.lock().await;
+        if let Some(keys) = kept(&last, salt, iterations) {
+            return Ok(keys);
+        }
+        let (text, owned) = (self.text.clone(), salt.to_vec());
+        let keys =
+            tokio::task::spawn_blocking(move || Keys::from_password(&text, &owned, iterations))
+                .await
+                .map_err(|e| format!("deriving the SCRAM keys: {e}"))?;
+        *last = Some((salt.to_vec(), iterations, keys.clone()));
+        Ok(keys)
+    }
+
+    #[cfg(test)]
+    async fn cached(&self, salt: &[u8], iterations: u32) -> Option<Keys> {
+        kept(&*self.last.lock().await, salt, iterations)
+    }
+}
+
+/// The kept keys, if they are for `salt` and `iterations`.
+fn kept(last: &Option<(Vec<u8>, u32, Keys)>, salt: &[u8], iterations: u32) -> Option<Keys> {
+    last.as_ref()
+        .filter(|(s, i, _)| s == salt && *i == iterations)
+        .map(|(_, _, keys)| keys.clone())
+}
+
 /// What the login proves knowledge of.
 pub enum Secret<'a> {
-    /// The password, salted with the server's salt and iteration count.
-    Password(&'a str),
+    /// A password: the keys follow from the server's salt and count.
+    Password(&'a BackendPassword),
     /// A verifier and the ClientKey a client's login gave (pass-through):
     /// the server must store the same verifier.
     Key {
@@ -95,12 +190,47 @@ pub enum Secret<'a> {
     },
 }
 
+impl Secret<'_> {
+    /// The keys for the server's first message.
+    pub async fn keys(self, server: &ServerFirst<'_>) -> Result<Keys, String> {
+        match self {
+            Secret::Password(p) => p.keys(&server.salt, server.iterations).await,
+            Secret::Key {
+                verifier,
+                client_key,
+            } => {
+                if server.salt != verifier.salt || server.iterations != verifier.iterations {
+                    return Err(
+                        "the backend's SCRAM salt or iteration count differs from the \
+                         configured verifier (pass-through needs the same verifier in pg_authid)"
+                            .into(),
+                    );
+                }
+                Ok(Keys {
+                    client_key,
+                    stored_key: verifier.stored_key.clone(),
+                    server_key: verifier.server_key.clone(),
+                })
+            }
+        }
+    }
+}
+
 /// First step: `<gs2 header>n=,r=<nonce>` (PostgreSQL takes the user from
 /// the startup packet, like libpq sends it).
 pub struct ClientFirst {
     bare: String,
     nonce: String,
     binding: Binding,
+}
+
+/// The server's first message: its text (part of what is signed), the
+/// combined nonce, the salt and the iteration count.
+pub struct ServerFirst<'a> {
+    text: &'a str,
+    nonce: &'a str,
+    pub salt: Vec<u8>,
+    pub iterations: u32,
 }
 
 /// Last step: the server signature expected in SASLFinal.
@@ -123,12 +253,8 @@ impl ClientFirst {
         )
     }
 
-    /// The client-final message for the server-first message `server_first`.
-    pub fn respond(
-        self,
-        server_first: &[u8],
-        secret: Secret<'_>,
-    ) -> Result<(String, ExpectSignature), String> {
+    /// Reads the server-first message; its nonce must extend ours.
+    pub fn read<'a>(&self, server_first: &'a [u8]) -> Result<ServerFirst<'a>, String> {
         let text = std::str::from_utf8(server_first).map_err(|_| "server-first is not UTF-8")?;
         let (mut nonce, mut salt, mut iterations) = (None, None, None);
         for attr in text.split(',') {
@@ -153,48 +279,49 @@ impl ClientFirst {
             .ok()
             .filter(|&i| i > 0)
             .ok_or("malformed SCRAM iteration count")?;
-        let (client_key, stored_key, server_key) = match secret {
-            Secret::Password(password) => {
-                let salted = pgwire::api::auth::sasl::scram::gen_salted_password(
-                    password,
-                    &salt,
-                    iterations as usize,
-                );
-                let client_key = mac(&salted, b"Client Key");
-                let stored_key = sha256(&client_key);
-                (client_key, stored_key, mac(&salted, b"Server Key"))
-            }
-            Secret::Key {
-                verifier,
-                client_key,
-            } => {
-                if salt != verifier.salt || iterations != verifier.iterations {
-                    return Err(
-                        "the backend's SCRAM salt or iteration count differs from the \
-                         configured verifier (pass-through needs the same verifier in pg_authid)"
-                            .into(),
-                    );
-                }
-                (
-                    client_key,
-                    verifier.stored_key.clone(),
-                    verifier.server_key.clone(),
-                )
-            }
-        };
-        let without_proof = format!("c={},r={nonce}", self.binding.attribute());
-        let auth_message = format!("{},{text},{without_proof}", self.bare);
-        let signature = mac(&stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key
+        Ok(ServerFirst {
+            text,
+            nonce,
+            salt,
+            iterations,
+        })
+    }
+
+    /// The client-final message, proving `keys`, and the server signature
+    /// to expect.
+    pub fn respond(self, server: &ServerFirst<'_>, keys: &Keys) -> (String, ExpectSignature) {
+        let without_proof = format!("c={},r={}", self.binding.attribute(), server.nonce);
+        let auth_message = format!("{},{},{without_proof}", self.bare, server.text);
+        let signature = mac(&keys.stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = keys
+            .client_key
             .iter()
             .zip(&signature)
             .map(|(a, b)| a ^ b)
             .collect();
-        let expected = mac(&server_key, auth_message.as_bytes());
-        Ok((
+        let expected = mac(&keys.server_key, auth_message.as_bytes());
+        (
             format!("{without_proof},p={}", STANDARD.encode(proof)),
             ExpectSignature(expected),
-        ))
+        )
+    }
+}
+
+#[cfg(test)]
+impl ClientFirst {
+    /// [`ClientFirst::read`], the keys and [`ClientFirst::respond`] in one
+    /// step, on a throwaway runtime (unit tests).
+    pub(crate) fn respond_now(
+        self,
+        server_first: &[u8],
+        secret: Secret<'_>,
+    ) -> Result<(String, ExpectSignature), String> {
+        let server = self.read(server_first)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let keys = runtime.block_on(secret.keys(&server))?;
+        Ok(self.respond(&server, &keys))
     }
 }
 

@@ -46,7 +46,10 @@ fn login(binding: Binding, server: &ScramServerAuth) -> Result<(), String> {
     let (server_first, waiting) = server
         .on_client_first_message_with_secret(first.as_bytes(), secret())
         .map_err(|e| format!("client-first: {e}"))?;
-    let (fin, expect) = state.respond(server_first.as_bytes(), Secret::Password(PASSWORD))?;
+    let (fin, expect) = state.respond_now(
+        server_first.as_bytes(),
+        Secret::Password(&BackendPassword::new(PASSWORD)),
+    )?;
     let server_final = waiting
         .on_client_final_message(fin.as_bytes())
         .map_err(|e| format!("client-final: {e}"))?;
@@ -77,7 +80,10 @@ fn a_password_login_bound_to_the_served_certificate() {
         .on_client_first_message_with_secret(first.as_bytes(), secret())
         .unwrap();
     let (fin, _) = state
-        .respond(server_first.as_bytes(), Secret::Password("wrong"))
+        .respond_now(
+            server_first.as_bytes(),
+            Secret::Password(&BackendPassword::new("wrong")),
+        )
         .unwrap();
     assert!(waiting.on_client_final_message(fin.as_bytes()).is_err());
 }
@@ -106,4 +112,25 @@ fn the_binding_follows_the_channel_and_the_offer() {
     }
     assert_eq!(Binding::EndPoint(vec![1]).mechanism(), MECHANISM_PLUS);
     assert_eq!(Binding::ServerLacks.mechanism(), MECHANISM);
+}
+
+#[tokio::test]
+async fn a_password_is_salted_once_per_salt_and_count() {
+    let p = BackendPassword::new(PASSWORD);
+    assert!(p.cached(b"salt-one", 4096).await.is_none());
+    let keys = p.keys(b"salt-one", 4096).await.unwrap();
+    let direct = Keys::from_password(PASSWORD, b"salt-one", 4096);
+    assert_eq!(keys.stored_key(), direct.stored_key());
+    assert_eq!(keys.client_key, direct.client_key);
+    let kept = p
+        .cached(b"salt-one", 4096)
+        .await
+        .expect("kept for the next login");
+    assert_eq!(kept.server_key(), direct.server_key());
+    assert!(p.cached(b"salt-one", 8192).await.is_none());
+    assert!(p.cached(b"salt-two", 4096).await.is_none());
+    // Another server's salt replaces it.
+    p.keys(b"salt-two", 4096).await.unwrap();
+    assert!(p.cached(b"salt-one", 4096).await.is_none());
+    assert_eq!(format!("{p:?}"), "BackendPassword(<redacted>)");
 }

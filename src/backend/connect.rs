@@ -111,7 +111,7 @@ async fn authenticate(
         message,
     };
     let password = match auth {
-        BackendAuth::Password(p) => Some(&**p),
+        BackendAuth::Password(p) => Some(p.text()),
         BackendAuth::PassThrough(_) => None,
     };
     let no_password = |what: &str| {
@@ -175,7 +175,9 @@ async fn authenticate(
                 let Scram::First(state, secret) = std::mem::replace(&mut scram, Scram::None) else {
                     return Err(auth_err("SASLContinue out of order".into()));
                 };
-                let (fin, expect) = state.respond(data, secret).map_err(auth_err)?;
+                let server = state.read(data).map_err(auth_err)?;
+                let keys = secret.keys(&server).await.map_err(auth_err)?;
+                let (fin, expect) = state.respond(&server, &keys);
                 scram = Scram::Final(expect);
                 messages::sasl_response(&mut out, fin.as_bytes());
             }

@@ -27,7 +27,8 @@ const PROMOTE_WAIT: Duration = Duration::from_secs(30);
 /// One probe per configured backend, with the `[health]` credentials.
 pub fn probes_for(config: &Config) -> Vec<Probe> {
     let (user, password) = config.health_credentials();
-    let password: Arc<str> = Arc::from(password);
+    // One holder for every probe: servers sharing a verifier share its keys.
+    let auth = BackendAuth::password(&password);
     config
         .backends
         .iter()
@@ -35,7 +36,7 @@ pub fn probes_for(config: &Config) -> Vec<Probe> {
             let params = ConnectParams {
                 addr: Arc::from(b.addr.as_str()),
                 user: user.clone(),
-                auth: BackendAuth::Password(password.clone()),
+                auth: auth.clone(),
                 database: config.health.database.clone(),
                 startup: vec![("application_name".into(), "pgsplit-health".into())],
                 timeout: config.health.timeout,
