@@ -192,8 +192,9 @@ async fn forwarder(target: SocketAddr) -> (SocketAddr, watch::Sender<bool>) {
                     return;
                 };
                 tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    biased;
                     _ = rx.wait_for(|c| *c) => {}
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                 }
             });
         }
@@ -432,9 +433,13 @@ async fn partition(target: SocketAddr) -> (SocketAddr, watch::Sender<bool>) {
                     if matches!(inbound.take_error(), Ok(Some(_)) | Err(_)) {
                         return;
                     }
+                    // The cut first: once it is set, no poll of this task
+                    // relays another byte (unbiased, a request sent just
+                    // after the cut could still slip through).
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+                        biased;
                         _ = rx.wait_for(|c| *c) => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
                     }
                 }
             });
