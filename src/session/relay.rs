@@ -289,6 +289,9 @@ impl Session {
                     self.client.rbuf.advance(end);
                     if sync {
                         st.skip_to_sync = false;
+                        // What the dropped batch would have changed never ran.
+                        st.effect = None;
+                        st.executes = 0;
                         messages::ready_for_query(&mut self.client.wbuf, self.tx.byte());
                     }
                     return Ok(None);

@@ -89,6 +89,22 @@ impl Raw {
         }
     }
 
+    /// Reads up to the `n`th CommandComplete (a batch sent with Flush);
+    /// returns the first column of each row.
+    pub async fn rows_through(&mut self, n: usize) -> Vec<String> {
+        let (mut rows, mut done) = (Vec::new(), 0);
+        while done < n {
+            let (tag, body) = read_message(&mut self.0).await.unwrap();
+            match tag {
+                b'D' => rows.push(first_column(&body)),
+                b'C' => done += 1,
+                b'E' => panic!("error {:?}", error_code(&body)),
+                _ => {}
+            }
+        }
+        rows
+    }
+
     async fn read_reply(&mut self) -> Reply {
         let mut reply = Reply::default();
         loop {

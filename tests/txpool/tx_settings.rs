@@ -4,7 +4,7 @@
 
 use tokio_postgres::SimpleQueryMessage;
 
-use crate::raw::{parse, query, run, sync, Raw};
+use crate::raw::{flush, parse, query, run, sync, Raw};
 use crate::support::*;
 
 /// Others use the connections in between, so the client under test moves
@@ -336,5 +336,31 @@ async fn a_text_failing_after_its_commit_keeps_what_the_commit_made() {
     let reply = a.send(&[query("COMMIT; SELECT 1/0")]).await;
     assert_eq!(reply.errors, ["22012"]);
     committed(&mut a, &mut b, &default, "11MB").await;
+    p.stop().await;
+}
+
+/// A batch cut short by its backend's loss (sent with Flush, no Sync yet):
+/// its SET never took effect, and does not count when the next batch
+/// succeeds.
+#[tokio::test]
+async fn a_batch_lost_with_its_backend_sets_nothing() {
+    let (p, mut a, _b, default) = two_on_one_connection().await;
+    let step = |sql: &str| [parse("", sql), run("")].concat();
+    let pid = format!("{}SELECT pg_backend_pid()", crate::PRIMARY);
+    a.write(&[step(&pid), step("SET work_mem = '5MB'"), flush()])
+        .await;
+    let pid = a.rows_through(2).await;
+    let kill = format!("SELECT pg_terminate_backend({})", pid[0]);
+    tokio::task::spawn_blocking(move || cluster().primary().psql(&kill))
+        .await
+        .unwrap()
+        .unwrap();
+    // The proxy reports the loss at once; the client's Sync ends the batch.
+    a.read_until(b'E').await;
+    a.send(&[sync()]).await;
+    let reply = a.send(&[step("SELECT 1"), sync()]).await;
+    assert_eq!((reply.rows, reply.errors.len()), (vec!["1".to_owned()], 0));
+    let seen = a.send(&[current("work_mem", crate::PRIMARY)]).await.rows;
+    assert_eq!(seen, default, "a SET from the lost batch counted");
     p.stop().await;
 }
