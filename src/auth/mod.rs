@@ -31,10 +31,11 @@ use passthrough::{PassThrough, Verifier};
 use scram_client::BackendPassword;
 
 const SCRAM_ITERATIONS: usize = 4096;
-const MECHANISM: &str = "SCRAM-SHA-256";
+/// The SASL mechanism names, client-facing and towards the backends.
+pub const MECHANISM: &str = "SCRAM-SHA-256";
 /// SCRAM bound to the TLS channel (`tls-server-end-point`), offered only
 /// over TLS.
-const MECHANISM_PLUS: &str = "SCRAM-SHA-256-PLUS";
+pub const MECHANISM_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// How pgsplit logs in to the backends as a user.
 #[derive(Clone)]

@@ -13,9 +13,7 @@ use ring::digest;
 use x509_certificate::{SignatureAlgorithm, X509Certificate};
 
 use super::passthrough::{mac, sha256, Verifier};
-
-pub const MECHANISM: &str = "SCRAM-SHA-256";
-pub const MECHANISM_PLUS: &str = "SCRAM-SHA-256-PLUS";
+use super::{MECHANISM, MECHANISM_PLUS};
 
 /// How the login binds to the channel: the gs2 header's flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
