@@ -56,6 +56,16 @@ fn psql(conninfo: &str, sql: &str) -> (bool, String, String) {
     )
 }
 
+/// The psql run answered 42.
+fn assert_42(run: &(bool, String, String), what: &str) {
+    assert!(run.0 && run.1 == "42", "{what}: {run:?}");
+}
+
+/// The psql run failed, its error containing `error`.
+fn assert_refused(run: &(bool, String, String), error: &str, what: &str) {
+    assert!(!run.0 && run.2.contains(error), "{what}: {run:?}");
+}
+
 fn db_message(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
         .map(|d| d.message().to_owned())
@@ -100,26 +110,14 @@ async fn psql_over_tls_with_require_and_verify_full() {
     })
     .await
     .unwrap();
-    assert!(
-        results[0].0 && results[0].1 == "42",
-        "sslmode=require: {:?}",
-        results[0]
+    assert_42(&results[0], "sslmode=require");
+    assert_42(&results[1], "verify-full");
+    assert_refused(
+        &results[2],
+        "certificate verify failed",
+        "verify-full with the wrong CA must fail",
     );
-    assert!(
-        results[1].0 && results[1].1 == "42",
-        "verify-full: {:?}",
-        results[1]
-    );
-    assert!(
-        !results[2].0 && results[2].2.contains("certificate verify failed"),
-        "verify-full with the wrong CA must fail: {:?}",
-        results[2]
-    );
-    assert!(
-        results[3].0 && results[3].1 == "42",
-        "sslmode=disable: {:?}",
-        results[3]
-    );
+    assert_42(&results[3], "sslmode=disable");
     p.stop().await;
 }
 
@@ -177,20 +175,12 @@ async fn channel_binding_over_tls() {
     })
     .await
     .unwrap();
-    assert!(
-        results[0].0 && results[0].1 == "42",
-        "channel_binding=require over TLS: {:?}",
-        results[0]
-    );
-    assert!(
-        results[1].0 && results[1].1 == "42",
-        "plain SCRAM over TLS: {:?}",
-        results[1]
-    );
-    assert!(
-        !results[2].0 && results[2].2.contains("channel binding"),
-        "channel_binding=require without TLS must fail: {:?}",
-        results[2]
+    assert_42(&results[0], "channel_binding=require over TLS");
+    assert_42(&results[1], "plain SCRAM over TLS");
+    assert_refused(
+        &results[2],
+        "channel binding",
+        "channel_binding=require without TLS must fail",
     );
 
     // What is offered, and the choices refused (28P01, like a wrong
