@@ -58,6 +58,21 @@ pub(super) struct Relay {
     pub done: Vec<(Option<Box<Effect>>, Outcome)>,
 }
 
+impl Relay {
+    /// The effect of the batch that ends here (at the client's Sync, or
+    /// the proxy's own before a request elsewhere), marked when it held
+    /// several Executes; the count starts again for the next batch. A
+    /// batch that is dropped takes its effect out the same way, unused.
+    pub(super) fn take_effect(&mut self) -> Option<Box<Effect>> {
+        let mut effect = self.effect.take();
+        if let Some(e) = &mut effect {
+            e.several = self.executes > 1;
+        }
+        self.executes = 0;
+        effect
+    }
+}
+
 pub(super) enum Flow {
     Continue,
     /// The next request must wait for replies owed by the other backend.
@@ -290,8 +305,7 @@ impl Session {
                     if sync {
                         st.skip_to_sync = false;
                         // What the dropped batch would have changed never ran.
-                        st.effect = None;
-                        st.executes = 0;
+                        st.take_effect();
                         messages::ready_for_query(&mut self.client.wbuf, self.tx.byte());
                     }
                     return Ok(None);

@@ -233,8 +233,7 @@ impl Session {
             Prep::Failed(e) => {
                 st.batch.clear();
                 st.info.clear();
-                st.effect = None;
-                st.executes = 0;
+                st.take_effect();
                 self.request_failed(st, &e, owed > 0);
                 return Ok(None);
             }
@@ -271,16 +270,7 @@ impl Session {
         info.clear();
         // Taken and put back emptied: the buffer is reused batch after batch.
         let mut batch = std::mem::take(&mut st.batch);
-        let effect = if owed > 0 {
-            let mut effect = st.effect.take();
-            if let Some(e) = &mut effect {
-                e.several = st.executes > 1;
-            }
-            st.executes = 0;
-            effect
-        } else {
-            None
-        };
+        let effect = if owed > 0 { st.take_effect() } else { None };
         st.open = if owed > 0 { None } else { Some(slot) };
         let sent = self.send(st, slot, &batch, owed, effect).await;
         batch.clear();

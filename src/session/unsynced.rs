@@ -30,7 +30,7 @@ impl Session {
             st.open = (!st.batch.is_empty()).then_some(open);
             return Ok(());
         }
-        let effect = st.effect.take();
+        let effect = st.take_effect();
         let Some(h) = self.held_mut(open) else {
             return Ok(());
         };
