@@ -35,7 +35,11 @@ impl Session {
         }) else {
             return Ok(());
         };
-        let idle = held.outstanding == 0;
+        // A batch sent with Flush owes no ReadyForQuery until its Sync, but
+        // its replies (an error, the statements that ran before it) tell
+        // what it changed all the same.
+        let open = st.open == Some(slot);
+        let idle = held.outstanding == 0 && !open;
         let conn = &mut *held.conn;
         let mut params = Vec::new();
         // See `Relay::done`.
@@ -46,7 +50,8 @@ impl Session {
             // reaches the client.
             let front = held.pending.front();
             let swallowing = front.is_some_and(|p| p.swallow);
-            let counting = front.is_some_and(|p| p.effect.as_ref().is_some_and(|e| e.counts()));
+            let counting =
+                open || front.is_some_and(|p| p.effect.as_ref().is_some_and(|e| e.counts()));
             let want = |t| {
                 swallowing
                     || matches!(

@@ -364,3 +364,31 @@ async fn a_batch_lost_with_its_backend_sets_nothing() {
     assert_eq!(seen, default, "a SET from the lost batch counted");
     p.stop().await;
 }
+
+/// The same batch with a Flush after its error: the error reaches the
+/// proxy before the batch owes a ReadyForQuery (the Sync is still to
+/// come), and still marks where the batch failed.
+#[tokio::test]
+async fn a_batch_failing_before_its_sync_keeps_only_what_ran() {
+    let (p, mut a, mut b, default) = two_on_one_connection().await;
+    let step = |sql: &str| [parse("", sql), run("")].concat();
+    a.write(&[
+        step("BEGIN"),
+        step("SET work_mem = '8MB'"),
+        step("COMMIT"),
+        step("SELECT 1/0"),
+        flush(),
+    ])
+    .await;
+    a.read_until(b'E').await;
+    let reply = a
+        .send(&[step("SET maintenance_work_mem = '66MB'"), sync()])
+        .await;
+    assert_eq!(reply.errors, Vec::<String>::new(), "skipped by the server");
+    committed(&mut a, &mut b, &default, "8MB").await;
+    for route in [crate::PRIMARY, ""] {
+        let rows = a.send(&[current("maintenance_work_mem", route)]).await.rows;
+        assert_ne!(rows, ["66MB"], "route {route:?}: a SET after the error");
+    }
+    p.stop().await;
+}
