@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use pgsplit::cluster::StopMode;
 use support::own::{self, addrs, blocking, client, config, try_client};
 use support::{eventually, PASSWORD};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_postgres::Client;
@@ -311,6 +312,89 @@ async fn read_in_flight_on_a_replica_that_goes_silent() {
         assert!(!proxy.topology.borrow().readable(1));
         let retry: bool = c.query_one(WHERE, &[]).await.unwrap().get(0);
         assert!(!retry, "the retry did not go to the primary");
+        proxy.stop(Duration::from_secs(1)).await;
+    })
+    .await;
+}
+
+/// Relays to `target`. A connection on which the proxy sends `trigger`
+/// goes silent from then on, both sockets kept open: that connection
+/// alone is partitioned away. Others, old and new, relay on. The flag
+/// tells whether a cut happened.
+async fn cut_on(target: SocketAddr, trigger: &'static [u8]) -> (SocketAddr, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cut = Arc::new(AtomicBool::new(false));
+    let flag = cut.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let cut = cut.clone();
+            tokio::spawn(async move {
+                let Ok(mut out) = TcpStream::connect(target).await else {
+                    return;
+                };
+                let (mut up, mut down) = (vec![0; 16 * 1024], vec![0; 16 * 1024]);
+                loop {
+                    tokio::select! {
+                        r = inbound.read(&mut up) => {
+                            let Ok(n @ 1..) = r else { return };
+                            if up[..n].windows(trigger.len()).any(|w| w == trigger) {
+                                cut.store(true, Ordering::SeqCst);
+                                std::future::pending::<()>().await;
+                            }
+                            if out.write_all(&up[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                        r = out.read(&mut down) => {
+                            let Ok(n @ 1..) = r else { return };
+                            if inbound.write_all(&down[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, flag)
+}
+
+/// A client leaves inside a transaction, and the ROLLBACK that cleans its
+/// server connection is never answered (that connection alone is cut off;
+/// TCP would take many minutes to give up). After `reset_timeout` the
+/// connection is closed and its pool slot serves the next client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_never_answered_frees_its_pool_slot() {
+    let cluster = support::cluster();
+    bounded("reset never answered", async {
+        let (via, cut) = cut_on(cluster.primary().addr(), b"ROLLBACK").await;
+        let backends = vec![via.to_string(), cluster.replicas()[0].addr().to_string()];
+        let mut config = config(&backends, "");
+        config.pool.max_per_backend = 1;
+        config.pool.checkout_timeout = Duration::from_secs(5);
+        config.pool.reset_timeout = Duration::from_secs(1);
+        let proxy = pgsplit::start(config).await.unwrap();
+        let port = proxy.addr.port();
+        let leaving = client(port).await;
+        leaving.simple_query("BEGIN").await.unwrap();
+        leaving
+            .simple_query("/* pgsplit:primary */ SELECT 1")
+            .await
+            .unwrap();
+        drop(leaving);
+        let sent = eventually(Duration::from_secs(5), || async {
+            cut.load(Ordering::SeqCst)
+        })
+        .await;
+        assert!(sent, "the proxy never sent the ROLLBACK");
+        let next = client(port).await;
+        let t = Instant::now();
+        let r = next.simple_query("/* pgsplit:primary */ SELECT 1").await;
+        println!("next client on the primary after {:?}: {r:?}", t.elapsed());
+        if let Err(e) = &r {
+            panic!("the pool slot stayed with the unanswered reset: {e}");
+        }
         proxy.stop(Duration::from_secs(1)).await;
     })
     .await;

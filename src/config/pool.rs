@@ -36,6 +36,11 @@ pub struct Pool {
     /// Backend connections older than this are closed when given back.
     #[serde(default = "defaults::server_lifetime", with = "humantime_serde")]
     pub server_lifetime: Duration,
+    /// The `ROLLBACK` / `DISCARD ALL` that cleans a connection a client left
+    /// in use; a server that does not answer in time loses the connection
+    /// (its pool slot is free again).
+    #[serde(default = "defaults::reset_timeout", with = "humantime_serde")]
+    pub reset_timeout: Duration,
 }
 
 impl Default for Pool {
@@ -47,6 +52,7 @@ impl Default for Pool {
             checkout_timeout: defaults::checkout_timeout(),
             idle_timeout: defaults::idle_timeout(),
             connect_timeout: defaults::connect_timeout(),
+            reset_timeout: defaults::reset_timeout(),
         }
     }
 }
@@ -68,5 +74,8 @@ mod defaults {
     }
     pub fn server_lifetime() -> Duration {
         Duration::from_secs(3600)
+    }
+    pub fn reset_timeout() -> Duration {
+        Duration::from_secs(5)
     }
 }

@@ -98,16 +98,20 @@ fn pool_mode_defaults_and_per_user_override() {
     let c = Config::parse(MINIMAL).unwrap();
     assert_eq!(c.pool.mode, PoolMode::Session);
     assert_eq!(c.pool.server_lifetime, Duration::from_secs(3600));
+    assert_eq!(c.pool.reset_timeout, Duration::from_secs(5));
     let c = Config::parse(&format!(
-        "{MINIMAL}\npool_mode = \"session\"\n[pool]\nmode = \"transaction\"\nserver_lifetime = \"10m\"\n"
+        "{MINIMAL}\npool_mode = \"session\"\n[pool]\nmode = \"transaction\"\nserver_lifetime = \"10m\"\nreset_timeout = \"500ms\"\n"
     ))
     .unwrap();
     assert_eq!(c.pool.mode, PoolMode::Transaction);
     assert_eq!(c.pool_mode("app", "app"), PoolMode::Session);
     assert_eq!(c.pool_mode("other", "app"), PoolMode::Transaction);
     assert_eq!(c.pool.server_lifetime, Duration::from_secs(600));
+    assert_eq!(c.pool.reset_timeout, Duration::from_millis(500));
     let e = err(&format!("{MINIMAL}\n[pool]\nmode = \"statement\"\n"));
     assert!(e.contains("mode"), "{e}");
+    let e = err(&format!("{MINIMAL}\n[pool]\nreset_timeout = \"0s\"\n"));
+    assert!(e.contains("reset_timeout"), "{e}");
 }
 
 #[test]

@@ -137,6 +137,9 @@ impl Config {
         if self.pool.max_per_backend == 0 {
             return invalid("[pool] max_per_backend must be at least 1".into());
         }
+        if self.pool.reset_timeout.is_zero() {
+            return invalid("[pool] reset_timeout must be positive".into());
+        }
         if self.health.interval.is_zero() {
             return invalid("[health] interval must be positive".into());
         }

@@ -27,6 +27,7 @@ mod unsynced;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::UserEntry;
 use crate::backend::BackendConn;
@@ -362,7 +363,7 @@ impl Session {
         // A transaction open there cannot continue on the new primary.
         if let Some(old) = self.take(slot) {
             let in_tx = old.conn.tx != TxStatus::Idle;
-            release(old);
+            release(old, self.reset_timeout());
             if in_tx {
                 // Rolled back on release: its settings with it.
                 self.tx = TxStatus::Idle;
@@ -494,17 +495,24 @@ impl Session {
                 if as_is && done {
                     drop(h.conn);
                 } else {
-                    release(h);
+                    release(h, self.reset_timeout());
                 }
             }
         }
+    }
+
+    /// How long the reset of a connection given back may take.
+    fn reset_timeout(&self) -> Duration {
+        self.shared.config.load().pool.reset_timeout
     }
 }
 
 /// Back to the pool after `DISCARD ALL` (and `ROLLBACK` of a transaction
 /// the client left open) when nothing is owed on it; otherwise cancelled
-/// (if busy) and closed.
-fn release(held: Held) {
+/// (if busy) and closed. A reset not answered within `limit` (a server
+/// partitioned away from this connection alone) closes the connection, so
+/// its pool slot is not held for as long as TCP takes to give up.
+fn release(held: Held, limit: Duration) {
     let Held {
         conn, outstanding, ..
     } = held;
@@ -512,18 +520,18 @@ fn release(held: Held) {
         let mut conn = conn;
         // A client gone inside a transaction: roll it back and keep the
         // connection (DISCARD ALL below also forgets its SETs).
-        let mut clean = outstanding == 0 && held_scan_clean(&conn);
-        if clean && conn.tx != TxStatus::Idle {
-            clean = conn.simple_query("ROLLBACK").await.is_ok() && conn.tx == TxStatus::Idle;
-        }
-        if clean {
-            match conn.simple_query("DISCARD ALL").await {
-                Ok(_) => {
+        if outstanding == 0 && held_scan_clean(&conn) {
+            match tokio::time::timeout(limit, reset(&mut conn)).await {
+                Ok(true) => {
                     conn.applied.clear();
                     conn.prepared.clear();
                     return;
                 }
-                Err(e) => tracing::debug!(error = %e, "reset failed; closing connection"),
+                Ok(false) => {}
+                Err(_) => tracing::warn!(
+                    backend = %conn.addr,
+                    "reset of a connection given back not answered within {limit:?}; closing it"
+                ),
             }
         } else if outstanding > 0 {
             if let Err(e) = crate::cancel::send(&conn.key).await {
@@ -532,6 +540,24 @@ fn release(held: Held) {
         }
         conn.discard();
     });
+}
+
+/// `ROLLBACK` if a transaction is open, then `DISCARD ALL`: true when
+/// the connection is clean.
+async fn reset(conn: &mut BackendConn) -> bool {
+    if conn.tx != TxStatus::Idle {
+        let rolled_back = conn.simple_query("ROLLBACK").await.is_ok();
+        if !rolled_back || conn.tx != TxStatus::Idle {
+            return false;
+        }
+    }
+    match conn.simple_query("DISCARD ALL").await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, "reset failed; closing connection");
+            false
+        }
+    }
 }
 
 /// Nothing half-read is left in the buffer.

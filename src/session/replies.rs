@@ -224,7 +224,7 @@ impl Session {
             };
             if self.held(other).is_some_and(|h| h.outstanding == 0) {
                 if let Some(h) = self.take(other) {
-                    super::release(h);
+                    super::release(h, self.reset_timeout());
                 }
             }
         }
