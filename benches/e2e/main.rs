@@ -3,7 +3,8 @@
 //! Starts a PostgreSQL primary + streaming replica (`pgsplit::cluster`),
 //! initializes pgbench at scale 10 on the primary, waits for the replica to
 //! replay it, starts pgsplit (the release binary), PgBouncer and pgpool-II
-//! (installed with apt-get when missing and running as root), then runs the
+//! (installed with apt-get when missing and running as root), each in a
+//! session of its own as a service manager would, then runs the
 //! pgbench workloads interleaved — for each round, for each workload, every
 //! target back to back — and prints a Markdown table of the median tps and
 //! latency, the ratios to PgBouncer, and the share of the account SELECTs

@@ -8,7 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A daemon started by the harness, in its own process group.
+/// The command that starts `program` as a daemon: in a session of its own
+/// (`setsid`, which execs it in place, so the pid stays), as PgBouncer's
+/// `-d` and systemd start services. On a kernel with autogroup scheduling
+/// (`/proc/sys/kernel/sched_autogroup_enabled`), a process started from the
+/// harness's session would share one CPU share with pgbench; every target
+/// gets the same treatment.
+pub fn daemon_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new("setsid");
+    cmd.arg(program);
+    cmd
+}
+
+/// A daemon started by the harness, in its own session and process group.
 pub struct Daemon {
     pub name: &'static str,
     child: Child,
@@ -19,7 +31,8 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Spawns `cmd` with stdout and stderr going to `log`.
+    /// Spawns `cmd` (from [`daemon_command`]) with stdout and stderr going
+    /// to `log`.
     pub fn spawn(
         name: &'static str,
         mut cmd: Command,
@@ -32,7 +45,6 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .process_group(0)
             .spawn()
             .map_err(|e| format!("{name}: cannot start {cmd:?}: {e}"))?;
         let watchdog = spawn_watchdog(child.id()).ok();

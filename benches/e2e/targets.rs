@@ -122,7 +122,7 @@ pub fn start_pgsplit(env: &Env) -> Result<(Daemon, u16), String> {
             bin.display()
         ));
     }
-    let mut cmd = Command::new(&bin);
+    let mut cmd = procs::daemon_command(&bin);
     cmd.arg("--config").arg(dir.join("proxy.toml"));
     let mut d = Daemon::spawn("pgsplit", cmd, &dir.join("pgsplit.log"), "TERM")?;
     // Ready once reads reach the replica (the topology task has probed).
@@ -213,7 +213,7 @@ pub fn start_pgbouncer(env: &Env) -> Result<(Daemon, u16), String> {
         env.run_as,
         &[("pgbouncer.ini", ini), ("userlist.txt", userlist)],
     )?;
-    let mut cmd = Command::new(bin);
+    let mut cmd = procs::daemon_command(bin);
     cmd.arg(dir.join("pgbouncer.ini"));
     as_user(&mut cmd, env.run_as, &dir);
     let mut d = Daemon::spawn("pgbouncer", cmd, &dir.join("pgbouncer.log"), "TERM")?;
@@ -262,7 +262,7 @@ pub fn start_pgpool(env: &Env) -> Result<(Daemon, u16), String> {
             ("pcp.conf", String::new()),
         ],
     )?;
-    let mut cmd = Command::new(bin);
+    let mut cmd = procs::daemon_command(bin);
     cmd.args(["-n", "-D", "-f"])
         .arg(dir.join("pgpool.conf"))
         .arg("-a")
