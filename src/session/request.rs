@@ -62,13 +62,36 @@ fn lone_commit(c: &Classification) -> bool {
 /// error tell which steps ran, as the statements of a simple Query do.
 pub(super) fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>, at: usize) {
     if let Some(f) = from {
-        let e = into.get_or_insert_with(Default::default);
-        e.steps
-            .extend(f.steps.into_iter().map(|(_, step)| (at, step)));
-        e.pins.extend(f.pins);
-        e.unpins.extend(f.unpins);
-        e.parsed.extend(f.parsed);
+        absorb(into, *f, |_| at);
     }
+}
+
+/// Adds `from` to `into`, each step's statement numbered anew by `at`.
+fn absorb(into: &mut Option<Box<Effect>>, from: Effect, at: impl Fn(usize) -> usize) {
+    let e = into.get_or_insert_with(Default::default);
+    e.steps
+        .extend(from.steps.into_iter().map(|(i, step)| (at(i), step)));
+    e.pins.extend(from.pins);
+    e.unpins.extend(from.unpins);
+    e.parsed.extend(from.parsed);
+}
+
+/// The effect of a Query that ends a batch left open without Sync, the
+/// batch's `executes` Executes first: one request, whose answered
+/// statements (the Executes', then the Query's) tell which steps ran.
+fn after_batch(
+    batch: Option<Box<Effect>>,
+    executes: usize,
+    query: Option<Box<Effect>>,
+) -> Option<Box<Effect>> {
+    let mut effect = batch;
+    if let Some(q) = query {
+        absorb(&mut effect, *q, |at| executes + at);
+    }
+    if let Some(e) = &mut effect {
+        e.several = true;
+    }
+    effect
 }
 
 impl Session {
@@ -77,6 +100,13 @@ impl Session {
         st: &mut Relay,
         end: usize,
     ) -> Result<Option<Flow>, SessionError> {
+        if !st.batch.is_empty() {
+            // Extended-protocol messages gathered without Flush or Sync go
+            // first: the server runs them before the Query.
+            if let Some(flow) = self.flush_batch(st, 0).await? {
+                return Ok(Some(flow));
+            }
+        }
         let body = &self.client.rbuf[5..end];
         let Some(sql) = messages::query_text(body) else {
             return Err(self
@@ -166,11 +196,19 @@ impl Session {
             messages::query(&mut out, &sql);
             frame = out.freeze();
         }
-        let effect = if lone_commit(&class) {
+        let mut effect = if lone_commit(&class) {
             None
         } else {
             effect_of(&class)
         };
+        if st.open == Some(slot) {
+            // The Query ends the batch left open there: the server runs
+            // both in one implicit transaction, answered by one
+            // ReadyForQuery.
+            st.open = None;
+            let executes = st.executes;
+            effect = after_batch(st.take_effect(), executes, effect);
+        }
         self.send(st, slot, &frame, 1, effect).await?;
         Ok(None)
     }

@@ -1,7 +1,8 @@
 //! An extended-protocol batch the client ends with Flush and never with
 //! Sync. asyncpg prepares so (Parse, Describe, Flush), then may send a
 //! simple Query next (its COPY): the server takes the Query as the end of
-//! that batch. When the Query goes to another backend than the open batch,
+//! that batch. When the Query goes to the same backend, it ends the batch
+//! there, as one request (`on_query`). When it goes to another backend,
 //! the proxy ends the batch itself with a Sync, whose ReadyForQuery it
 //! keeps from the client; otherwise the Query would wait forever for a
 //! Sync that never comes (replies must come back in request order).
@@ -23,13 +24,11 @@ impl Session {
         let Some(open) = st.open else {
             return Ok(());
         };
-        st.open = None;
-        if open == target || !st.batch.is_empty() {
-            // The Query itself ends the batch on that backend (or part of
-            // the batch is still unsent: it goes with the next Sync).
-            st.open = (!st.batch.is_empty()).then_some(open);
+        if open == target {
+            // The Query itself ends the batch there (`on_query`).
             return Ok(());
         }
+        st.open = None;
         let effect = st.take_effect();
         let Some(h) = self.held_mut(open) else {
             return Ok(());

@@ -392,3 +392,41 @@ async fn a_batch_failing_before_its_sync_keeps_only_what_ran() {
     }
     p.stop().await;
 }
+
+/// A SET sent with Flush and no Sync, then a Query to the same server:
+/// the server ends the batch's implicit transaction with the Query's, so
+/// the SET holds from then on. The session keeps it, and the connection
+/// it leaves behind is reset for the next client.
+#[tokio::test]
+async fn a_set_ended_by_a_query_instead_of_a_sync_counts() {
+    let (p, mut a, mut b, default) = two_on_one_connection().await;
+    let step = |sql: &str| [parse("", sql), run("")].concat();
+    let pin = format!("{}SELECT 1", crate::PRIMARY);
+    a.write(&[step(&pin), step("SET work_mem = '3MB'"), flush()])
+        .await;
+    a.rows_through(2).await;
+    let reply = a.send(&[query(&pin)]).await;
+    assert_eq!((reply.rows, reply.errors.len()), (vec!["1".to_owned()], 0));
+    committed(&mut a, &mut b, &default, "3MB").await;
+    p.stop().await;
+}
+
+/// Extended-protocol messages with neither Flush nor Sync, then a Query
+/// to the same server: they run first, in the Query's implicit
+/// transaction, and their answers come first.
+#[tokio::test]
+async fn messages_gathered_before_a_query_run_before_it() {
+    let (p, mut a, mut b, default) = two_on_one_connection().await;
+    let step = |sql: &str| [parse("", sql), run("")].concat();
+    let first = format!("{}SELECT 1", crate::PRIMARY);
+    let then = format!("{}SELECT 2", crate::PRIMARY);
+    let reply = a
+        .send(&[step(&first), step("SET work_mem = '2MB'"), query(&then)])
+        .await;
+    assert_eq!(
+        (reply.rows, reply.errors.len()),
+        (vec!["1".to_owned(), "2".to_owned()], 0)
+    );
+    committed(&mut a, &mut b, &default, "2MB").await;
+    p.stop().await;
+}
