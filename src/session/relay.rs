@@ -262,21 +262,7 @@ impl Session {
                 if t == tag::QUERY {
                     return self.on_query(st, end).await;
                 }
-                // A function call may do anything: the primary.
-                if !self.may_send(st, Slot::Primary) {
-                    return Ok(Some(Flow::Blocked));
-                }
-                let slot = match self.prepare(Slot::Primary, &[], &[]).await {
-                    super::sync::Prep::Ready(s) => s,
-                    super::sync::Prep::Busy => return Ok(Some(Flow::Blocked)),
-                    super::sync::Prep::Failed(e) => {
-                        self.client.rbuf.advance(end);
-                        self.request_failed(st, &e, true);
-                        return Ok(None);
-                    }
-                };
-                let frame = self.client.rbuf.split_to(end);
-                self.send(st, slot, &frame, 1, None).await?;
+                return self.on_function_call(st, end).await;
             }
             tag::PARSE | tag::BIND | tag::DESCRIBE | tag::EXECUTE | tag::CLOSE => {
                 if st.skip_to_sync {

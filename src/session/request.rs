@@ -67,7 +67,7 @@ pub(super) fn merge(into: &mut Option<Box<Effect>>, from: Option<Box<Effect>>, a
 }
 
 /// Adds `from` to `into`, each step's statement numbered anew by `at`.
-fn absorb(into: &mut Option<Box<Effect>>, from: Effect, at: impl Fn(usize) -> usize) {
+pub(super) fn absorb(into: &mut Option<Box<Effect>>, from: Effect, at: impl Fn(usize) -> usize) {
     let e = into.get_or_insert_with(Default::default);
     e.steps
         .extend(from.steps.into_iter().map(|(i, step)| (at(i), step)));
@@ -76,36 +76,14 @@ fn absorb(into: &mut Option<Box<Effect>>, from: Effect, at: impl Fn(usize) -> us
     e.parsed.extend(from.parsed);
 }
 
-/// The effect of a Query that ends a batch left open without Sync, the
-/// batch's `executes` Executes first: one request, whose answered
-/// statements (the Executes', then the Query's) tell which steps ran.
-fn after_batch(
-    batch: Option<Box<Effect>>,
-    executes: usize,
-    query: Option<Box<Effect>>,
-) -> Option<Box<Effect>> {
-    let mut effect = batch;
-    if let Some(q) = query {
-        absorb(&mut effect, *q, |at| executes + at);
-    }
-    if let Some(e) = &mut effect {
-        e.several = true;
-    }
-    effect
-}
-
 impl Session {
     pub(super) async fn on_query(
         &mut self,
         st: &mut Relay,
         end: usize,
     ) -> Result<Option<Flow>, SessionError> {
-        if !st.batch.is_empty() {
-            // Extended-protocol messages gathered without Flush or Sync go
-            // first: the server runs them before the Query.
-            if let Some(flow) = self.flush_batch(st, 0).await? {
-                return Ok(Some(flow));
-            }
+        if let Some(flow) = self.send_gathered(st).await? {
+            return Ok(Some(flow));
         }
         let body = &self.client.rbuf[5..end];
         let Some(sql) = messages::query_text(body) else {
@@ -201,14 +179,36 @@ impl Session {
         } else {
             effect_of(&class)
         };
-        if st.open == Some(slot) {
-            // The Query ends the batch left open there: the server runs
-            // both in one implicit transaction, answered by one
-            // ReadyForQuery.
-            st.open = None;
-            let executes = st.executes;
-            effect = after_batch(st.take_effect(), executes, effect);
+        effect = st.ended_by_simple(slot, effect);
+        self.send(st, slot, &frame, 1, effect).await?;
+        Ok(None)
+    }
+
+    /// A FunctionCall (the fast-path interface: libpq's large objects)
+    /// may do anything: the primary.
+    pub(super) async fn on_function_call(
+        &mut self,
+        st: &mut Relay,
+        end: usize,
+    ) -> Result<Option<Flow>, SessionError> {
+        if let Some(flow) = self.send_gathered(st).await? {
+            return Ok(Some(flow));
         }
+        self.end_unsynced(st, Slot::Primary).await?;
+        if !self.may_send(st, Slot::Primary) {
+            return Ok(Some(Flow::Blocked));
+        }
+        let slot = match self.prepare(Slot::Primary, &[], &[]).await {
+            Prep::Ready(s) => s,
+            Prep::Busy => return Ok(Some(Flow::Blocked)),
+            Prep::Failed(e) => {
+                self.client.rbuf.advance(end);
+                self.request_failed(st, &e, true);
+                return Ok(None);
+            }
+        };
+        let frame = self.client.rbuf.split_to(end);
+        let effect = st.ended_by_simple(slot, None);
         self.send(st, slot, &frame, 1, effect).await?;
         Ok(None)
     }
