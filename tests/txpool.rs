@@ -8,8 +8,6 @@
 mod asyncpg_wire;
 #[path = "txpool/modes.rs"]
 mod modes;
-#[path = "txpool/pipelines.rs"]
-mod pipelines;
 #[path = "txpool/queue.rs"]
 mod queue;
 #[path = "txpool/raw.rs"]

@@ -150,10 +150,7 @@ pub async fn handshake(client: ClientConn, shared: Arc<Shared>) -> Result<Outcom
         None => {
             // The first backend connection proves the database exists
             // (3D000 comes from the server) and supplies the values.
-            let slot = match session
-                .prepare(session.startup_slot(), &[], &[], None)
-                .await
-            {
+            let slot = match session.prepare(session.startup_slot(), &[], &[]).await {
                 Prep::Ready(slot) => slot,
                 other => {
                     // A new connection owes no replies, so it is never busy.

@@ -131,7 +131,7 @@ impl Session {
             }
         }
         let prep = match self.reclaim_last_write(decision.target, routed.last_value) {
-            Ok(()) => self.prepare(decision.target, &needs, &fresh, st.open).await,
+            Ok(()) => self.prepare(decision.target, &needs, &fresh).await,
             Err(e) => Prep::Failed(e),
         };
         let slot = match prep {
@@ -198,7 +198,7 @@ impl Session {
         if !self.may_send(st, Slot::Primary) {
             return Ok(Some(Flow::Blocked));
         }
-        let slot = match self.prepare(Slot::Primary, &[], &[], st.open).await {
+        let slot = match self.prepare(Slot::Primary, &[], &[]).await {
             Prep::Ready(s) => s,
             Prep::Busy => return Ok(Some(Flow::Blocked)),
             Prep::Failed(e) => {
@@ -262,10 +262,7 @@ impl Session {
         let fresh = st.info.fresh();
         let last_value = st.info.classes.iter().any(|c| c.last_value);
         let prep = match self.reclaim_last_write(decision.target, last_value) {
-            Ok(()) => {
-                self.prepare(decision.target, &st.info.needs, &fresh, st.open)
-                    .await
-            }
+            Ok(()) => self.prepare(decision.target, &st.info.needs, &fresh).await,
             Err(e) => Prep::Failed(e),
         };
         let slot = match prep {

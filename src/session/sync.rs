@@ -24,18 +24,8 @@ pub(super) enum Prep {
 impl Session {
     /// Opens `slot`'s connection if needed and brings it up to date: its
     /// settings match the session, it has the statements in `needs`, and
-    /// none of the names in `fresh` (about to be prepared again). Not on
-    /// the connection holding a batch left `open` (Flush, no Sync yet): its
-    /// round trip would end with a Sync, committing the batch's first part
-    /// ahead of the client's Sync. The request goes as it is, and the
-    /// server refuses what the connection lacks.
-    pub(super) async fn prepare(
-        &mut self,
-        slot: Slot,
-        needs: &[String],
-        fresh: &[Fresh],
-        open: Option<Slot>,
-    ) -> Prep {
+    /// none of the names in `fresh` (about to be prepared again).
+    pub(super) async fn prepare(&mut self, slot: Slot, needs: &[String], fresh: &[Fresh]) -> Prep {
         let slot = match self.ensure(slot).await {
             Ok(()) => slot,
             // Anything bound for a replica may run on the primary instead.
@@ -63,14 +53,6 @@ impl Session {
         let plan = self.tracked.plan(&mut held.conn, current, needs, fresh);
         if plan.is_empty() {
             held.synced = Some(generation);
-            return Prep::Ready(slot);
-        }
-        if open == Some(slot) {
-            tracing::warn!(
-                backend = %held.conn.addr,
-                "a pipeline part needs statements or settings its server connection lacks; \
-                 sent as it is (bringing it up to date would end the pipeline early)"
-            );
             return Prep::Ready(slot);
         }
         if held.outstanding > 0 {
