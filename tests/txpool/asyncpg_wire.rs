@@ -70,42 +70,25 @@ async fn copy_data_sent_before_copy_in_response_arrives() {
 /// introspection SELECT on the replica).
 #[tokio::test]
 async fn query_after_a_batch_left_open_by_flush() {
-    ensure_md5_user(cluster());
-    for mode in [PoolMode::Session, PoolMode::Transaction] {
-        let p = proxy_with(|c| {
-            crate::transaction_mode(2)(c);
-            c.pool.mode = mode;
-        })
-        .await;
-        let mut c = Raw::connect(p.port).await;
-        c.write(&[
-            raw::parse("st1", "/* pgsplit:replica */ SELECT 41 + 1"),
-            raw::describe("st1"),
-            raw::flush(),
-        ])
-        .await;
-        let tags = c.read_until(b'T').await;
-        assert_eq!(tags, b"1tT", "{mode:?}");
-        let msgs = [raw::query("/* pgsplit:primary */ SELECT 'after'")];
-        let r = tokio::time::timeout(Duration::from_secs(10), c.send(&msgs))
-            .await
-            .unwrap_or_else(|_| panic!("{mode:?}: the Query waits for a Sync that never comes"));
-        assert_eq!((r.rows, r.errors), (vec!["after".to_owned()], vec![]));
-        let r = c.send(&[raw::run("st1"), raw::sync()]).await;
-        assert_eq!(
-            (r.rows, r.errors),
-            (vec!["42".to_owned()], vec![]),
-            "{mode:?}"
-        );
-        p.stop().await;
-    }
+    let query = raw::query("/* pgsplit:primary */ SELECT 'after'");
+    after_a_batch_left_open_by_flush(query, b"TDCZ").await;
 }
 
 /// The same with a FunctionCall (the fast-path interface libpq's large
-/// objects use): it goes to the primary, and the proxy ends the batch
-/// left open on the replica.
+/// objects use): it goes to the primary.
 #[tokio::test]
 async fn function_call_after_a_batch_left_open_by_flush() {
+    // pg_backend_pid(): no argument formats, no arguments, text result.
+    let mut call = 2026u32.to_be_bytes().to_vec();
+    call.extend([0, 0, 0, 0, 0, 0]);
+    after_a_batch_left_open_by_flush(crate::support::raw::frame(b'F', &call), b"VZ").await;
+}
+
+/// A statement prepared on the replica with Parse, Describe, Flush; then
+/// `request`, for the primary, is answered (message tags `tags`) without
+/// waiting for a Sync that never comes, and the statement runs after it;
+/// in both pooling modes.
+async fn after_a_batch_left_open_by_flush(request: Vec<u8>, tags: &[u8]) {
     ensure_md5_user(cluster());
     for mode in [PoolMode::Session, PoolMode::Transaction] {
         let p = proxy_with(|c| {
@@ -121,14 +104,11 @@ async fn function_call_after_a_batch_left_open_by_flush() {
         ])
         .await;
         assert_eq!(c.read_until(b'T').await, b"1tT", "{mode:?}");
-        // pg_backend_pid(): no argument formats, no arguments, text result.
-        let mut call = 2026u32.to_be_bytes().to_vec();
-        call.extend([0, 0, 0, 0, 0, 0]);
-        c.write(&[crate::support::raw::frame(b'F', &call)]).await;
-        let tags = tokio::time::timeout(Duration::from_secs(10), c.read_until(b'Z'))
+        c.write(std::slice::from_ref(&request)).await;
+        let got = tokio::time::timeout(Duration::from_secs(10), c.read_until(b'Z'))
             .await
-            .unwrap_or_else(|_| panic!("{mode:?}: the call waits for a Sync that never comes"));
-        assert_eq!(tags, b"VZ", "{mode:?}");
+            .unwrap_or_else(|_| panic!("{mode:?}: waits for a Sync that never comes"));
+        assert_eq!(got, tags, "{mode:?}");
         let r = c.send(&[raw::run("st1"), raw::sync()]).await;
         assert_eq!(
             (r.rows, r.errors),
