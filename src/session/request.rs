@@ -134,14 +134,9 @@ impl Session {
             Ok(()) => self.prepare(decision.target, &needs, &fresh).await,
             Err(e) => Prep::Failed(e),
         };
-        let slot = match prep {
-            Prep::Ready(slot) => slot,
-            Prep::Busy => return Ok(Some(Flow::Blocked)),
-            Prep::Failed(e) => {
-                self.client.rbuf.advance(end);
-                self.request_failed(st, &e, true);
-                return Ok(None);
-            }
+        let slot = match self.ready_slot(st, prep, end) {
+            Ok(slot) => slot,
+            Err(flow) => return Ok(flow),
         };
         let mut frame = self.client.rbuf.split_to(end).freeze();
         self.note_route(decision, slot);
@@ -198,19 +193,30 @@ impl Session {
         if !self.may_send(st, Slot::Primary) {
             return Ok(Some(Flow::Blocked));
         }
-        let slot = match self.prepare(Slot::Primary, &[], &[]).await {
-            Prep::Ready(s) => s,
-            Prep::Busy => return Ok(Some(Flow::Blocked)),
-            Prep::Failed(e) => {
-                self.client.rbuf.advance(end);
-                self.request_failed(st, &e, true);
-                return Ok(None);
-            }
+        let prep = self.prepare(Slot::Primary, &[], &[]).await;
+        let slot = match self.ready_slot(st, prep, end) {
+            Ok(slot) => slot,
+            Err(flow) => return Ok(flow),
         };
         let frame = self.client.rbuf.split_to(end);
         let effect = st.ended_by_simple(slot, None);
         self.send(st, slot, &frame, 1, effect).await?;
         Ok(None)
+    }
+
+    /// The slot a simple request (its message `end` bytes long) goes to
+    /// once `prepare` answered, or how it ends here: blocked until the
+    /// replies owed arrive, or failed (answered, its message consumed).
+    fn ready_slot(&mut self, st: &mut Relay, prep: Prep, end: usize) -> Result<Slot, Option<Flow>> {
+        match prep {
+            Prep::Ready(slot) => Ok(slot),
+            Prep::Busy => Err(Some(Flow::Blocked)),
+            Prep::Failed(e) => {
+                self.client.rbuf.advance(end);
+                self.request_failed(st, &e, true);
+                Err(None)
+            }
+        }
     }
 
     /// Where the gathered batch goes.
