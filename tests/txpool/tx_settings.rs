@@ -283,6 +283,11 @@ async fn two_on_one_connection() -> (TestProxy, Raw, Raw, Vec<String>) {
     (p, a, b, default)
 }
 
+/// Parse, Bind and Execute of `sql` as the unnamed statement.
+fn step(sql: &str) -> Vec<u8> {
+    [parse("", sql), run("")].concat()
+}
+
 /// A Query reading setting `name`, routed by `route`.
 fn current(name: &str, route: &str) -> Vec<u8> {
     query(&format!("{route}SELECT current_setting('{name}')"))
@@ -315,7 +320,6 @@ async fn skipped(a: &mut Raw, value: &str) {
 #[tokio::test]
 async fn a_batch_failing_after_its_commit_keeps_what_the_commit_made() {
     let (p, mut a, mut b, default) = two_on_one_connection().await;
-    let step = |sql: &str| [parse("", sql), run("")].concat();
     let reply = a
         .send(&[
             step("BEGIN"),
@@ -351,7 +355,6 @@ async fn a_text_failing_after_its_commit_keeps_what_the_commit_made() {
 #[tokio::test]
 async fn a_batch_lost_with_its_backend_sets_nothing() {
     let (p, mut a, _b, default) = two_on_one_connection().await;
-    let step = |sql: &str| [parse("", sql), run("")].concat();
     let pid = format!("{}SELECT pg_backend_pid()", crate::PRIMARY);
     a.write(&[step(&pid), step("SET work_mem = '5MB'"), flush()])
         .await;
@@ -377,7 +380,6 @@ async fn a_batch_lost_with_its_backend_sets_nothing() {
 #[tokio::test]
 async fn a_batch_failing_before_its_sync_keeps_only_what_ran() {
     let (p, mut a, mut b, default) = two_on_one_connection().await;
-    let step = |sql: &str| [parse("", sql), run("")].concat();
     a.write(&[
         step("BEGIN"),
         step("SET work_mem = '8MB'"),
@@ -403,7 +405,6 @@ async fn a_batch_failing_before_its_sync_keeps_only_what_ran() {
 #[tokio::test]
 async fn a_set_ended_by_a_query_instead_of_a_sync_counts() {
     let (p, mut a, mut b, default) = two_on_one_connection().await;
-    let step = |sql: &str| [parse("", sql), run("")].concat();
     let pin = format!("{}SELECT 1", crate::PRIMARY);
     a.write(&[step(&pin), step("SET work_mem = '3MB'"), flush()])
         .await;
@@ -420,7 +421,6 @@ async fn a_set_ended_by_a_query_instead_of_a_sync_counts() {
 #[tokio::test]
 async fn messages_gathered_before_a_query_run_before_it() {
     let (p, mut a, mut b, default) = two_on_one_connection().await;
-    let step = |sql: &str| [parse("", sql), run("")].concat();
     let first = format!("{}SELECT 1", crate::PRIMARY);
     let then = format!("{}SELECT 2", crate::PRIMARY);
     let reply = a
