@@ -6,6 +6,8 @@
 
 #[path = "txpool/asyncpg_wire.rs"]
 mod asyncpg_wire;
+#[path = "txpool/auto_prepare.rs"]
+mod auto_prepare;
 #[path = "txpool/modes.rs"]
 mod modes;
 #[path = "txpool/queue.rs"]

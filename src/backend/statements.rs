@@ -7,6 +7,10 @@
 //! The cache is bounded: beyond [`LIMIT`] the least recently used are
 //! closed. SQL-level `PREPARE name` statements keep the client's name (the
 //! `EXECUTE name` text refers to it) and are recorded with their text's hash.
+//!
+//! The unnamed statement is prepared under the same names once a
+//! connection has seen its text twice ([`Statements::auto`],
+//! `session::auto_prepare`): the server then skips parsing and planning it.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -76,11 +80,27 @@ impl std::fmt::Debug for ServerName {
 }
 
 pub struct Statements {
-    /// Content hash → known to exist (`false`: it may exist; a request that
-    /// parsed it failed, so drop before preparing it again).
-    protocol: LruCache<u64, bool>,
+    protocol: LruCache<u64, State>,
     /// SQL-level name → hash of its `PREPARE` text.
     sql: HashMap<String, u64>,
+    /// Unnamed statements parsed once as they came: their second Parse on
+    /// this connection prepares them under their server name.
+    seen: LruCache<u64, ()>,
+    /// How many protocol statements are [`State::Uncertain`].
+    uncertain: usize,
+}
+
+/// What the proxy knows of one protocol statement on the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Exists,
+    /// A request that parsed it failed: it may exist; drop it before
+    /// preparing it again.
+    Uncertain,
+    /// Prepared in place of an unnamed statement by a request whose
+    /// ReadyForQuery has not come yet: the request may still fail before
+    /// its Parse ran, so only that request may use it.
+    Pending,
 }
 
 impl Default for Statements {
@@ -88,6 +108,10 @@ impl Default for Statements {
         Statements {
             protocol: LruCache::unbounded(),
             sql: HashMap::new(),
+            seen: LruCache::new(
+                std::num::NonZeroUsize::new(LIMIT).unwrap_or(std::num::NonZeroUsize::MIN),
+            ),
+            uncertain: 0,
         }
     }
 }
@@ -101,29 +125,100 @@ pub enum Has {
     Maybe,
 }
 
+/// How an unnamed statement's Parse goes to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auto {
+    /// As it came: the server parses and plans it once.
+    Plain,
+    /// Under its server name: the connection keeps it.
+    Prepare,
+    /// The connection has it: nothing to parse.
+    Reuse,
+}
+
 impl Statements {
     /// Looks a protocol statement up, marking it recently used.
     pub fn protocol(&mut self, hash: u64) -> Has {
         match self.protocol.get(&hash) {
-            Some(true) => Has::Yes,
-            Some(false) => Has::Maybe,
+            Some(State::Exists) => Has::Yes,
+            Some(State::Uncertain | State::Pending) => Has::Maybe,
             None => Has::No,
         }
     }
 
     pub fn add_protocol(&mut self, hash: u64) {
-        self.protocol.put(hash, true);
+        self.put(hash, State::Exists);
     }
 
-    /// A request that parsed `hash` failed: the Parse may not have run.
-    pub fn uncertain(&mut self, hash: u64) {
-        if let Some(v) = self.protocol.peek_mut(&hash) {
-            *v = false;
+    /// Every change of a protocol statement's state goes through here, so
+    /// the count of uncertain ones stays true.
+    fn put(&mut self, hash: u64, state: State) {
+        let old = self.protocol.put(hash, state);
+        self.recount(old, Some(state));
+    }
+
+    fn recount(&mut self, old: Option<State>, new: Option<State>) {
+        let uncertain = |s: Option<State>| usize::from(s == Some(State::Uncertain));
+        self.uncertain = self.uncertain + uncertain(new) - uncertain(old);
+    }
+
+    /// Some statement may or may not exist: the next plan drops it.
+    pub fn unsettled(&self) -> bool {
+        self.uncertain > 0
+    }
+
+    /// The statements that may or may not exist.
+    pub fn uncertain(&self) -> Vec<u64> {
+        self.protocol
+            .iter()
+            .filter(|(_, s)| **s == State::Uncertain)
+            .map(|(h, _)| *h)
+            .collect()
+    }
+
+    /// How the unnamed statement with content `hash` goes to this
+    /// connection: reused when it has it; prepared under its server name
+    /// the second time the connection sees it, while the cache has room
+    /// (a text seen once, such as one with its values written in, is never
+    /// kept); otherwise as it came. A statement prepared so is pending
+    /// until its request's ReadyForQuery ([`Statements::settled`]).
+    pub fn auto(&mut self, hash: u64) -> Auto {
+        let known = self.protocol.get(&hash).copied();
+        match known {
+            Some(State::Exists) => Auto::Reuse,
+            Some(State::Uncertain | State::Pending) => Auto::Plain,
+            None if self.seen.pop(&hash).is_some() && self.protocol.len() < LIMIT => {
+                self.put(hash, State::Pending);
+                Auto::Prepare
+            }
+            None => {
+                self.seen.put(hash, ());
+                Auto::Plain
+            }
         }
     }
 
+    /// The request that parsed or reused `hash` ended: failed, the Parse
+    /// may not have run (or the statement no longer runs: its result
+    /// changed); otherwise a statement pending is there for every request.
+    pub fn settled(&mut self, hash: u64, failed: bool) {
+        let Some(&old) = self.protocol.peek(&hash) else {
+            return;
+        };
+        let new = match (failed, old) {
+            (true, _) => State::Uncertain,
+            (false, State::Pending) => State::Exists,
+            (false, other) => other,
+        };
+        if let Some(v) = self.protocol.peek_mut(&hash) {
+            *v = new;
+        }
+        self.recount(Some(old), Some(new));
+    }
+
     pub fn remove_protocol(&mut self, hash: u64) {
-        self.protocol.pop(&hash);
+        let old = self.protocol.pop(&hash);
+        self.recount(old, None);
     }
 
     pub fn sql(&self, name: &str) -> Option<u64> {
@@ -142,6 +237,8 @@ impl Statements {
     pub fn clear(&mut self) {
         self.protocol.clear();
         self.sql.clear();
+        self.seen.clear();
+        self.uncertain = 0;
     }
 
     pub fn len(&self) -> usize {
@@ -200,13 +297,61 @@ mod tests {
         assert_eq!(s.protocol(1), Has::Yes); // now most recent
         assert_eq!(s.over(3, &[]), vec![2, 3]);
         assert_eq!(s.over(3, &[2]), vec![3, 4]);
-        s.uncertain(4);
+        s.settled(4, true);
         assert_eq!(s.protocol(4), Has::Maybe);
+        assert!(s.unsettled());
+        assert_eq!(s.uncertain(), vec![4]);
+        s.settled(4, false);
+        assert_eq!(s.protocol(4), Has::Maybe, "a success does not make it sure");
         s.remove_protocol(4);
         assert_eq!(s.protocol(4), Has::No);
+        assert!(!s.unsettled());
         s.add_sql("p", 9);
         assert_eq!(s.sql("p"), Some(9));
         s.clear();
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn an_unnamed_statement_is_kept_the_second_time_it_is_seen() {
+        let mut s = Statements::default();
+        assert_eq!(s.auto(7), Auto::Plain, "first seen");
+        assert_eq!(s.auto(7), Auto::Prepare, "seen again");
+        assert_eq!(s.protocol(7), Has::Maybe, "pending: others may not use it");
+        assert_eq!(s.auto(7), Auto::Plain, "pending: not for another request");
+        s.settled(7, false);
+        assert_eq!(s.auto(7), Auto::Reuse);
+        assert_eq!(s.protocol(7), Has::Yes);
+        assert!(!s.unsettled());
+        // A request that reused it failed: perhaps because it no longer
+        // runs (its result changed). Plain until the connection drops it.
+        s.settled(7, true);
+        assert_eq!(s.auto(7), Auto::Plain);
+        assert!(s.unsettled());
+        s.add_protocol(7);
+        assert!(!s.unsettled(), "prepared again");
+
+        // A request that failed may not have parsed it.
+        assert_eq!(s.auto(8), Auto::Plain);
+        assert_eq!(s.auto(8), Auto::Prepare);
+        s.settled(8, true);
+        assert_eq!(s.auto(8), Auto::Plain);
+        assert_eq!(s.protocol(8), Has::Maybe);
+
+        // A full cache keeps nothing more.
+        let mut s = Statements::default();
+        for h in 0..LIMIT as u64 {
+            s.add_protocol(h);
+        }
+        let h = LIMIT as u64;
+        assert_eq!(s.auto(h), Auto::Plain);
+        assert_eq!(s.auto(h), Auto::Plain);
+        assert_eq!(s.protocol(h), Has::No);
+
+        // Gone with the rest.
+        let mut s = Statements::default();
+        s.auto(9);
+        s.clear();
+        assert_eq!(s.auto(9), Auto::Plain, "seen again from scratch");
     }
 }

@@ -57,6 +57,11 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 /// Classifies one simple-query (or Parse message) text.
+/// `sql` without its leading whitespace and comments (routing hints).
+pub fn statement_body(sql: &str) -> &str {
+    lexer::prescan(sql).body
+}
+
 pub fn classify(sql: &str, functions: &FunctionTable) -> Classification {
     let pre = lexer::prescan(sql);
     let mut out = classify_body(pre.body, functions);

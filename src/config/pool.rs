@@ -41,6 +41,10 @@ pub struct Pool {
     /// (its pool slot is free again).
     #[serde(default = "defaults::reset_timeout", with = "humantime_serde")]
     pub reset_timeout: Duration,
+    /// Keep an unnamed statement a connection sees twice prepared on it
+    /// (`session::auto_prepare`): the server parses and plans it once.
+    #[serde(default = "defaults::auto_prepare")]
+    pub auto_prepare: bool,
 }
 
 impl Default for Pool {
@@ -53,6 +57,7 @@ impl Default for Pool {
             idle_timeout: defaults::idle_timeout(),
             connect_timeout: defaults::connect_timeout(),
             reset_timeout: defaults::reset_timeout(),
+            auto_prepare: defaults::auto_prepare(),
         }
     }
 }
@@ -77,5 +82,8 @@ mod defaults {
     }
     pub fn reset_timeout() -> Duration {
         Duration::from_secs(5)
+    }
+    pub fn auto_prepare() -> bool {
+        true
     }
 }

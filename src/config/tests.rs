@@ -99,8 +99,9 @@ fn pool_mode_defaults_and_per_user_override() {
     assert_eq!(c.pool.mode, PoolMode::Session);
     assert_eq!(c.pool.server_lifetime, Duration::from_secs(3600));
     assert_eq!(c.pool.reset_timeout, Duration::from_secs(5));
+    assert!(c.pool.auto_prepare);
     let c = Config::parse(&format!(
-        "{MINIMAL}\npool_mode = \"session\"\n[pool]\nmode = \"transaction\"\nserver_lifetime = \"10m\"\nreset_timeout = \"500ms\"\n"
+        "{MINIMAL}\npool_mode = \"session\"\n[pool]\nmode = \"transaction\"\nserver_lifetime = \"10m\"\nreset_timeout = \"500ms\"\nauto_prepare = false\n"
     ))
     .unwrap();
     assert_eq!(c.pool.mode, PoolMode::Transaction);
@@ -108,6 +109,7 @@ fn pool_mode_defaults_and_per_user_override() {
     assert_eq!(c.pool_mode("other", "app"), PoolMode::Transaction);
     assert_eq!(c.pool.server_lifetime, Duration::from_secs(600));
     assert_eq!(c.pool.reset_timeout, Duration::from_millis(500));
+    assert!(!c.pool.auto_prepare);
     let e = err(&format!("{MINIMAL}\n[pool]\nmode = \"statement\"\n"));
     assert!(e.contains("mode"), "{e}");
     let e = err(&format!("{MINIMAL}\n[pool]\nreset_timeout = \"0s\"\n"));

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 
+use super::auto_prepare;
 use super::relay::Relay;
 use super::request::{effect_of, merge};
 use super::rewrite;
@@ -37,6 +38,9 @@ pub(super) struct BatchInfo {
     pub(super) sql: Vec<SqlLevel>,
     /// The batch uses the unnamed statement without parsing it.
     pub(super) unnamed_used: bool,
+    /// Offsets in the batch of the unnamed Parses worth keeping on the
+    /// server (`auto_prepare`).
+    pub(super) autos: Vec<usize>,
 }
 
 impl BatchInfo {
@@ -52,6 +56,7 @@ impl BatchInfo {
             unnamed_text,
             sql,
             unnamed_used,
+            autos,
         } = self;
         classes.clear();
         needs.clear();
@@ -61,6 +66,7 @@ impl BatchInfo {
         *unnamed_text = None;
         sql.clear();
         *unnamed_used = false;
+        autos.clear();
     }
 
     pub(super) fn fresh(&self) -> Vec<Fresh> {
@@ -132,6 +138,9 @@ impl Session {
                     None => frame,
                 };
                 if name.is_empty() {
+                    if st.auto_prepare && text.is_none() && auto_prepare::worth(sql, &class) {
+                        info.autos.push(st.batch.len());
+                    }
                     info.unnamed = Some(class);
                     info.unnamed_text = text;
                     st.batch.extend_from_slice(frame);
@@ -224,7 +233,7 @@ impl Session {
         if stmt.is_empty() {
             let (class, text) = match (&info.unnamed, &st.last_unnamed) {
                 (Some(c), _) => (c.clone(), info.unnamed_text.clone()),
-                (None, Some((_, c))) => (c.clone(), None),
+                (None, Some(u)) => (u.class.clone(), None),
                 (None, None) => return,
             };
             info.bound(&class, text.as_deref());

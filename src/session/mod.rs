@@ -5,6 +5,7 @@
 //! reset, when the session ends.
 
 mod abandon;
+mod auto_prepare;
 mod batch;
 mod begin;
 pub mod client;
@@ -75,7 +76,8 @@ pub struct Effect {
     /// Pins it ends (UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL).
     pub unpins: Vec<Pin>,
     /// Protocol statements (content hashes) the request parsed: if it
-    /// fails, the connection only may have them.
+    /// fails, the connection only may have them; if it succeeds, those
+    /// prepared in place of an unnamed statement are there for everyone.
     pub parsed: Vec<u64>,
     /// The request holds several statements (a simple Query's text, or
     /// Executes up to one Sync): which one failed tells which steps ran,

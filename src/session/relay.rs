@@ -39,8 +39,12 @@ pub(super) struct Relay {
     /// Execute messages gathered since the last Sync: the statement a
     /// bound statement's steps are in (`request::merge`).
     pub executes: usize,
-    /// Where the unnamed statement was last parsed, and its class.
-    pub last_unnamed: Option<(Slot, Arc<Classification>)>,
+    /// Where the unnamed statement was last parsed, and what it is.
+    pub last_unnamed: Option<Unnamed>,
+    /// `[pool] auto_prepare` when the session started.
+    pub auto_prepare: bool,
+    /// Scratch space for a batch rewritten as it is sent (`auto_prepare`).
+    pub spare: BytesMut,
     /// A batch partly sent (Flush, or size) stays on this backend until Sync.
     pub open: Option<Slot>,
     /// After a failure inside a batch: drop messages until Sync, like the server.
@@ -58,7 +62,25 @@ pub(super) struct Relay {
     pub done: Vec<(Option<Box<Effect>>, Outcome)>,
 }
 
+/// The client's unnamed statement.
+pub(super) struct Unnamed {
+    /// The backend it was parsed on.
+    pub slot: Slot,
+    pub class: Arc<Classification>,
+    /// The statement it is on that backend's connection, when the proxy
+    /// keeps it under its server name (`auto_prepare`).
+    pub server: Option<u64>,
+}
+
 impl Relay {
+    /// A simple Query drops the unnamed statement of the connection it
+    /// runs on.
+    pub(super) fn unnamed_dropped(&mut self, slot: Slot) {
+        if let Some(u) = self.last_unnamed.as_mut().filter(|u| u.slot == slot) {
+            u.server = None;
+        }
+    }
+
     /// The effect of the batch that ends here (at the client's Sync, or
     /// the proxy's own before a request elsewhere), marked when it held
     /// several Executes; the count starts again for the next batch. A
@@ -125,10 +147,14 @@ impl Session {
     }
 
     async fn relay(&mut self) -> Result<(), SessionError> {
-        let (max_message, idle_tx_limit) = {
+        let (max_message, idle_tx_limit, auto_prepare) = {
             let config = self.shared.config.load();
             let l = &config.listen;
-            (l.max_message_size, l.idle_in_transaction_timeout)
+            (
+                l.max_message_size,
+                l.idle_in_transaction_timeout,
+                config.pool.auto_prepare,
+            )
         };
         let mut st = Relay {
             client_scan: Scanner::new(max_message),
@@ -137,6 +163,8 @@ impl Session {
             effect: None,
             executes: 0,
             last_unnamed: None,
+            auto_prepare,
+            spare: BytesMut::new(),
             open: None,
             skip_to_sync: false,
             copy_in: None,

@@ -99,10 +99,10 @@ impl Session {
                             let own = pending.as_ref().is_some_and(|p| p.own_sync);
                             forward = !own;
                             let effect = pending.and_then(|p| p.effect);
-                            if let (Some(effect), true) = (&effect, held.failed) {
-                                // Statements after the error were skipped.
+                            if let Some(effect) = &effect {
+                                // Statements after an error were skipped.
                                 for h in &effect.parsed {
-                                    conn.prepared.uncertain(*h);
+                                    conn.prepared.settled(*h, held.failed);
                                 }
                             }
                             let outcome = Outcome {

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
 
+use super::auto_prepare;
 use super::begin::begin_decision;
 use super::fresh::Fresh as Freshness;
-use super::relay::{Flow, Relay};
+use super::relay::{Flow, Relay, Unnamed};
 use super::settings::quote_ident;
 use super::state::{Body, Fresh};
 use super::sync::Prep;
@@ -175,6 +176,7 @@ impl Session {
             effect_of(&class)
         };
         effect = st.ended_by_simple(slot, effect);
+        st.unnamed_dropped(slot);
         self.send(st, slot, &frame, 1, effect).await?;
         Ok(None)
     }
@@ -230,11 +232,11 @@ impl Session {
         let view = self.view();
         if st.info.unnamed_used {
             // A Bind to "" must reach the backend that parsed "".
-            if let Some((slot, _)) = &st.last_unnamed {
+            if let Some(u) = &st.last_unnamed {
                 let d = route::route_all(st.info.classes.iter().map(|c| &**c), &view);
-                if d.is_none_or(|d| d.target == *slot) {
+                if d.is_none_or(|d| d.target == u.slot) {
                     return Decision {
-                        target: *slot,
+                        target: u.slot,
                         reason: d.map_or(Reason::Session, |d| d.reason),
                     };
                 }
@@ -291,8 +293,24 @@ impl Session {
             Slot::Primary => self.primary.as_mut(),
             Slot::Replica => self.replica.as_mut(),
         };
+        let carry = st
+            .last_unnamed
+            .as_ref()
+            .filter(|u| u.slot == slot)
+            .and_then(|u| u.server);
+        let mut walked = None;
         if let Some(held) = held {
             let conn = &mut *held.conn;
+            if !info.autos.is_empty() || (carry.is_some() && info.unnamed_used) {
+                let w = auto_prepare::apply(
+                    &mut st.batch,
+                    &mut st.spare,
+                    &info.autos,
+                    carry,
+                    &mut conn.prepared,
+                );
+                walked = Some(w);
+            }
             for (name, hash, parse, class) in info.parses.drain(..) {
                 self.tracked
                     .prepared(&name, hash, Body::Protocol(parse), class, conn);
@@ -304,11 +322,30 @@ impl Session {
                 s.record(&mut self.tracked, conn);
             }
         }
+        let server = match walked {
+            Some(w) => {
+                if !w.kept.is_empty() {
+                    // Settled by the batch's ReadyForQuery.
+                    let parsed = Effect {
+                        parsed: w.kept,
+                        ..Effect::default()
+                    };
+                    merge(&mut st.effect, Some(Box::new(parsed)), st.executes);
+                }
+                w.current
+            }
+            None => carry,
+        };
         if let Some(class) = info.unnamed.take() {
-            st.last_unnamed = Some((slot, class));
+            st.last_unnamed = Some(Unnamed {
+                slot,
+                class,
+                server,
+            });
         } else if info.unnamed_used {
             if let Some(u) = &mut st.last_unnamed {
-                u.0 = slot;
+                u.slot = slot;
+                u.server = server;
             }
         }
         info.clear();

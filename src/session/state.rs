@@ -394,6 +394,13 @@ impl Tracked {
                 }
             }
         }
+        // Statements a failed request left uncertain, not needed now: a
+        // kept unnamed one may no longer run (`session::auto_prepare`).
+        for h in have.uncertain() {
+            if !plan.removed.contains(&h) && !keep.contains(&h) {
+                plan.drop_protocol(h);
+            }
+        }
         for h in have.over(statements::LIMIT, &keep) {
             plan.drop_protocol(h);
         }

@@ -47,7 +47,11 @@ impl Session {
             return Prep::Failed(EnsureError::NoPrimary);
         };
         let current = held.synced == Some(generation);
-        if current && fresh.is_empty() && self.tracked.has_all(&mut held.conn, needs) {
+        if current
+            && fresh.is_empty()
+            && !held.conn.prepared.unsettled()
+            && self.tracked.has_all(&mut held.conn, needs)
+        {
             return Prep::Ready(slot);
         }
         let plan = self.tracked.plan(&mut held.conn, current, needs, fresh);
