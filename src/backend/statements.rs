@@ -79,15 +79,22 @@ impl std::fmt::Debug for ServerName {
     }
 }
 
+/// The caches are keyed by content hashes, keyed SipHash values a client
+/// cannot choose: a fast hasher is enough for them.
+type Fast = foldhash::fast::RandomState;
+
 pub struct Statements {
-    protocol: LruCache<u64, State>,
+    protocol: LruCache<u64, State, Fast>,
     /// SQL-level name → hash of its `PREPARE` text.
     sql: HashMap<String, u64>,
     /// Unnamed statements parsed once as they came: their second Parse on
     /// this connection prepares them under their server name.
-    seen: LruCache<u64, ()>,
+    seen: LruCache<u64, (), Fast>,
     /// How many protocol statements are [`State::Uncertain`].
     uncertain: usize,
+    /// The last unnamed statement's content and its hash: a driver
+    /// repeats the same text, and comparing costs less than hashing.
+    last: (Vec<u8>, u64),
 }
 
 /// What the proxy knows of one protocol statement on the connection.
@@ -106,12 +113,14 @@ enum State {
 impl Default for Statements {
     fn default() -> Self {
         Statements {
-            protocol: LruCache::unbounded(),
+            protocol: LruCache::unbounded_with_hasher(Fast::default()),
             sql: HashMap::new(),
-            seen: LruCache::new(
+            seen: LruCache::with_hasher(
                 std::num::NonZeroUsize::new(LIMIT).unwrap_or(std::num::NonZeroUsize::MIN),
+                Fast::default(),
             ),
             uncertain: 0,
+            last: (Vec::new(), content_hash(&[])),
         }
     }
 }
@@ -123,6 +132,44 @@ pub enum Has {
     No,
     /// Perhaps: drop it (errors ignored) before preparing again.
     Maybe,
+}
+
+/// Statements kept for unnamed ones (prepared or reused) by one request,
+/// settled by its ReadyForQuery ([`Statements::settled`]). Nearly always
+/// one, held without allocating.
+#[derive(Debug, Default)]
+pub struct Kept {
+    one: Option<u64>,
+    more: Vec<u64>,
+}
+
+impl Kept {
+    pub fn push(&mut self, hash: u64) {
+        match self.one {
+            None => self.one = Some(hash),
+            Some(h) if h == hash || self.more.contains(&hash) => {}
+            Some(_) => self.more.push(hash),
+        }
+    }
+
+    pub fn contains(&self, hash: u64) -> bool {
+        self.one == Some(hash) || self.more.contains(&hash)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.one.is_none()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.one.into_iter().chain(self.more.iter().copied())
+    }
+
+    /// Moves `other`'s statements in.
+    pub fn absorb(&mut self, other: Kept) {
+        for h in other.iter() {
+            self.push(h);
+        }
+    }
 }
 
 /// How an unnamed statement's Parse goes to a connection.
@@ -176,6 +223,17 @@ impl Statements {
             .collect()
     }
 
+    /// [`content_hash`] of an unnamed statement's content.
+    pub fn hash_of(&mut self, content: &[u8]) -> u64 {
+        let (text, hash) = &mut self.last;
+        if text.as_slice() != content {
+            text.clear();
+            text.extend_from_slice(content);
+            *hash = content_hash(content);
+        }
+        *hash
+    }
+
     /// How the unnamed statement with content `hash` goes to this
     /// connection: reused when it has it; prepared under its server name
     /// the second time the connection sees it, while the cache has room
@@ -202,17 +260,16 @@ impl Statements {
     /// may not have run (or the statement no longer runs: its result
     /// changed); otherwise a statement pending is there for every request.
     pub fn settled(&mut self, hash: u64, failed: bool) {
-        let Some(&old) = self.protocol.peek(&hash) else {
+        let Some(v) = self.protocol.peek_mut(&hash) else {
             return;
         };
-        let new = match (failed, old) {
+        let old = *v;
+        *v = match (failed, old) {
             (true, _) => State::Uncertain,
             (false, State::Pending) => State::Exists,
             (false, other) => other,
         };
-        if let Some(v) = self.protocol.peek_mut(&hash) {
-            *v = new;
-        }
+        let new = *v;
         self.recount(Some(old), Some(new));
     }
 
@@ -347,6 +404,26 @@ mod tests {
         assert_eq!(s.auto(h), Auto::Plain);
         assert_eq!(s.auto(h), Auto::Plain);
         assert_eq!(s.protocol(h), Has::No);
+
+        let mut s = Statements::default();
+        for text in [
+            &b""[..],
+            b"a\0\0\0",
+            b"a\0\0\0",
+            b"b\0\0\0",
+            b"",
+            b"a\0\0\0",
+        ] {
+            assert_eq!(s.hash_of(text), content_hash(text));
+        }
+
+        let mut k = Kept::default();
+        assert!(k.is_empty());
+        for h in [3, 3, 4, 3, 5, 4] {
+            k.push(h);
+        }
+        assert_eq!(k.iter().collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert!(k.contains(5) && !k.contains(6));
 
         // Gone with the rest.
         let mut s = Statements::default();

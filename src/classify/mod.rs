@@ -57,15 +57,14 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 /// Classifies one simple-query (or Parse message) text.
-/// `sql` without its leading whitespace and comments (routing hints).
-pub fn statement_body(sql: &str) -> &str {
-    lexer::prescan(sql).body
-}
-
 pub fn classify(sql: &str, functions: &FunctionTable) -> Classification {
     let pre = lexer::prescan(sql);
     let mut out = classify_body(pre.body, functions);
     out.hint = pre.hint;
+    out.star = pre.body.contains('*')
+        || lexer::words(pre.body)
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("table"));
     out
 }
 
@@ -164,5 +163,6 @@ fn combine(mut parts: Vec<Classification>) -> Classification {
         execute: None,
         parts: parts.into_iter().map(|p| p.class).collect(),
         last_value,
+        star: false,
     }
 }

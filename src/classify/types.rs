@@ -224,6 +224,10 @@ pub struct Classification {
     /// Calls `lastval()` or `currval()`, which read the sequence state of
     /// the server connection they run on (set by its last `nextval`).
     pub last_value: bool,
+    /// The text holds a `*` outside its leading comments (`SELECT *`,
+    /// `RETURNING *`, also `count(*)` or a product) or is `TABLE name`:
+    /// its result's columns may follow its tables' definitions.
+    pub star: bool,
 }
 
 impl Classification {
@@ -238,6 +242,7 @@ impl Classification {
             execute: None,
             parts: Vec::new(),
             last_value: false,
+            star: false,
         }
     }
 

@@ -29,14 +29,13 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::rewrite;
-use crate::backend::statements::{self, Auto, Statements};
+use crate::backend::statements::{self, Auto, Kept, Statements};
 use crate::classify::{Class, Classification, WriteReason};
 use crate::protocol::messages::{self, put_frame};
 use crate::protocol::tag;
 
-/// Whether an unnamed statement with this text and class is worth keeping.
-pub(super) fn worth(sql: &str, c: &Classification) -> bool {
+/// Whether an unnamed statement of this class is worth keeping.
+pub(super) fn worth(c: &Classification) -> bool {
     let plain = match &c.class {
         Class::Read => true,
         Class::Write(r) => matches!(
@@ -54,11 +53,11 @@ pub(super) fn worth(sql: &str, c: &Classification) -> bool {
         && c.more_pins.is_empty()
         && c.execute.is_none()
         && c.parts.is_empty()
-        && !crate::classify::statement_body(sql).contains('*')
+        && !c.star
 }
 
 /// What a pass over a batch left.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub(super) struct Walked {
     /// The statement the client's `""` is on the server after the batch
     /// (`None`: the server's own unnamed statement).
@@ -66,7 +65,7 @@ pub(super) struct Walked {
     /// Statements the batch prepares or reuses: settled by its
     /// ReadyForQuery (a prepared one is pending until then; a failure
     /// makes them uncertain).
-    pub kept: Vec<u64>,
+    pub kept: Kept,
 }
 
 /// Rewrites `batch` for the connection whose statements are `have`: each
@@ -84,7 +83,7 @@ pub(super) fn apply(
 ) -> Walked {
     let mut walked = Walked {
         current: carry,
-        kept: Vec::new(),
+        kept: Kept::default(),
     };
     let out = spare;
     out.clear();
@@ -95,15 +94,13 @@ pub(super) fn apply(
     while let Some(end) = frame_end(batch, at) {
         let frame = &batch[at..end];
         let body = &frame[5..];
-        let unnamed =
-            |body: &[u8]| messages::target(body).map(|(kind, name)| (kind, name.is_empty()));
         match frame[0] {
             tag::PARSE if body.first() == Some(&0) => {
                 let candidate = candidates.next_if_eq(&at).is_some();
                 let content = &body[1..];
-                let hash = candidate.then(|| statements::content_hash(content));
+                let hash = candidate.then(|| have.hash_of(content));
                 let auto = match hash {
-                    Some(h) if walked.kept.contains(&h) => Auto::Reuse,
+                    Some(h) if walked.kept.contains(h) => Auto::Reuse,
                     Some(h) => have.auto(h),
                     None => Auto::Plain,
                 };
@@ -117,30 +114,36 @@ pub(super) fn apply(
                         });
                     }
                     (Auto::Reuse, Some(h)) => {
-                        if !walked.kept.contains(&h) {
-                            walked.kept.push(h);
-                        }
+                        walked.kept.push(h);
                         empty_parse(out);
                     }
                     _ => out.extend_from_slice(frame),
                 }
                 changed |= auto != Auto::Plain;
             }
-            tag::BIND => match (walked.current, messages::bind_names(body)) {
-                // Parsed the same way when gathered: the rewrite cannot fail.
-                (Some(h), Some((_, ""))) => {
-                    changed |= rewrite::bind(out, frame, &statements::server_name(h)).is_some();
+            tag::BIND => match (walked.current, unnamed_bound(body)) {
+                (Some(h), Some((portal, rest))) => {
+                    put_frame(out, tag::BIND, |b| {
+                        b.put_slice(portal);
+                        messages::put_cstr(b, &statements::server_name(h));
+                        b.put_slice(rest);
+                    });
+                    changed = true;
                 }
                 _ => out.extend_from_slice(frame),
             },
-            tag::DESCRIBE => match (walked.current, unnamed(body)) {
-                (Some(h), Some((b'S', true))) => {
-                    changed |= rewrite::target(out, frame, &statements::server_name(h)).is_some();
+            tag::DESCRIBE if body == b"S\0" => match walked.current {
+                Some(h) => {
+                    put_frame(out, tag::DESCRIBE, |b| {
+                        b.put_u8(b'S');
+                        messages::put_cstr(b, &statements::server_name(h));
+                    });
+                    changed = true;
                 }
-                _ => out.extend_from_slice(frame),
+                None => out.extend_from_slice(frame),
             },
             t => {
-                if t == tag::CLOSE && unnamed(body) == Some((b'S', true)) {
+                if t == tag::CLOSE && body == b"S\0" {
                     // The client's "" is gone; the server closes its own.
                     walked.current = None;
                 }
@@ -155,6 +158,14 @@ pub(super) fn apply(
     }
     out.clear();
     walked
+}
+
+/// A Bind body naming the unnamed statement: its portal name with its
+/// NUL, and what follows the statement name.
+fn unnamed_bound(body: &[u8]) -> Option<(&[u8], &[u8])> {
+    let nul = body.iter().position(|&b| b == 0)?;
+    let (portal, after) = body.split_at(nul + 1);
+    after.strip_prefix(&[0]).map(|rest| (portal, rest))
 }
 
 /// The end of the whole frame starting at `at`, if there is one.
@@ -257,14 +268,14 @@ mod tests {
         let (first, w) = run(&frames, None, &mut have);
         assert_eq!(first[0], ('P', format!("|{q}")), "first time: as it came");
         assert_eq!(first[1], ('B', String::new()));
-        assert_eq!(w, Walked::default());
+        assert_eq!((w.current, w.kept.is_empty()), (None, true));
 
         let (second, w) = run(&frames, None, &mut have);
         assert_eq!(second[0], ('P', format!("{server}|{q}")));
         assert_eq!(second[1], ('B', server.clone()));
         assert_eq!(second[2], ('D', String::new()), "a portal keeps its name");
         assert_eq!(w.current, Some(h));
-        assert_eq!(w.kept, vec![h]);
+        assert_eq!(w.kept.iter().collect::<Vec<_>>(), vec![h]);
 
         // Pending until its request succeeded.
         let (pending, _) = run(&frames, None, &mut have);
@@ -274,7 +285,11 @@ mod tests {
         assert_eq!(third[0], ('P', "|".into()), "nothing to parse");
         assert_eq!(third[1], ('B', server.clone()));
         assert_eq!(w.current, Some(h));
-        assert_eq!(w.kept, vec![h], "settled by its request too");
+        assert_eq!(
+            w.kept.iter().collect::<Vec<_>>(),
+            vec![h],
+            "settled by its request too"
+        );
         assert_eq!(have.protocol(h), Has::Yes);
     }
 
@@ -349,6 +364,17 @@ mod tests {
     }
 
     #[test]
+    fn binds_of_the_unnamed_statement() {
+        assert_eq!(
+            unnamed_bound(b"p1\0\0\0\x01"),
+            Some((&b"p1\0"[..], &b"\0\x01"[..]))
+        );
+        assert_eq!(unnamed_bound(b"\0\0"), Some((&b"\0"[..], &b""[..])));
+        assert_eq!(unnamed_bound(b"\0s1\0"), None, "a named statement");
+        assert_eq!(unnamed_bound(b"p1"), None, "malformed");
+    }
+
+    #[test]
     fn what_is_kept() {
         use crate::classify::{classify, FunctionTable};
         let t = FunctionTable::default();
@@ -361,6 +387,7 @@ mod tests {
             ("SELECT * FROM t", false),
             ("INSERT INTO t VALUES ($1) RETURNING *", false),
             ("SELECT count(*) FROM t", false),
+            ("TABLE t", false),
             ("BEGIN", false),
             ("SET work_mem = '8MB'", false),
             ("CREATE TABLE x (a int)", false),
@@ -370,7 +397,7 @@ mod tests {
             ("SELECT pg_advisory_lock(1)", false),
             ("CREATE TEMP TABLE x (a int)", false),
         ] {
-            assert_eq!(worth(sql, &classify(sql, &t)), kept, "{sql}");
+            assert_eq!(worth(&classify(sql, &t)), kept, "{sql}");
         }
     }
 }

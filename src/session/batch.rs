@@ -138,7 +138,7 @@ impl Session {
                     None => frame,
                 };
                 if name.is_empty() {
-                    if st.auto_prepare && text.is_none() && auto_prepare::worth(sql, &class) {
+                    if st.auto_prepare && text.is_none() && auto_prepare::worth(&class) {
                         info.autos.push(st.batch.len());
                     }
                     info.unnamed = Some(class);

@@ -59,6 +59,7 @@ impl Session {
             effect: None,
             swallow: true,
             own_sync: false,
+            kept: Default::default(),
         });
         h.outstanding += 1;
         if let Err(e) = h.conn.write_all(&begin).await {

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::UserEntry;
+use crate::backend::statements::Kept;
 use crate::backend::BackendConn;
 use crate::cancel::Registration;
 use crate::catalog::Catalog;
@@ -62,6 +63,11 @@ pub struct Pending {
     /// A Sync the proxy sent to end a batch the client left open (see
     /// `unsynced`): its ReadyForQuery is not forwarded.
     pub own_sync: bool,
+    /// Statements kept for unnamed ones that the request used
+    /// (`auto_prepare`), settled by its ReadyForQuery. Not an [`Effect`]:
+    /// a request with an effect has its connection's state checked again,
+    /// and most requests of a driver binding unnamed statements use one.
+    pub kept: Kept,
 }
 
 /// What a request changes in the session: its steps as far as it ran
@@ -76,8 +82,7 @@ pub struct Effect {
     /// Pins it ends (UNLISTEN *, pg_advisory_unlock_all(), CLOSE ALL).
     pub unpins: Vec<Pin>,
     /// Protocol statements (content hashes) the request parsed: if it
-    /// fails, the connection only may have them; if it succeeds, those
-    /// prepared in place of an unnamed statement are there for everyone.
+    /// fails, the connection only may have them.
     pub parsed: Vec<u64>,
     /// The request holds several statements (a simple Query's text, or
     /// Executes up to one Sync): which one failed tells which steps ran,

@@ -17,6 +17,7 @@ use tokio::io::AsyncReadExt;
 use super::batch::BatchInfo;
 use super::tx_log::Outcome;
 use super::{Effect, EnsureError, Held, Session, SessionError, Slot};
+use crate::backend::statements::Kept;
 use crate::classify::Classification;
 use crate::error::{BackendError, ClientError};
 use crate::protocol::messages;
@@ -45,6 +46,9 @@ pub(super) struct Relay {
     pub auto_prepare: bool,
     /// Scratch space for a batch rewritten as it is sent (`auto_prepare`).
     pub spare: BytesMut,
+    /// Statements kept for unnamed ones by the parts of the batch sent
+    /// since the last Sync: the request that ends it settles them.
+    pub kept: Kept,
     /// A batch partly sent (Flush, or size) stays on this backend until Sync.
     pub open: Option<Slot>,
     /// After a failure inside a batch: drop messages until Sync, like the server.
@@ -165,6 +169,7 @@ impl Session {
             last_unnamed: None,
             auto_prepare,
             spare: BytesMut::new(),
+            kept: Kept::default(),
             open: None,
             skip_to_sync: false,
             copy_in: None,
@@ -320,6 +325,7 @@ impl Session {
                         st.skip_to_sync = false;
                         // What the dropped batch would have changed never ran.
                         st.take_effect();
+                        st.kept = Kept::default();
                         messages::ready_for_query(&mut self.client.wbuf, self.tx.byte());
                     }
                     return Ok(None);
@@ -385,6 +391,7 @@ impl Session {
                 effect,
                 swallow: false,
                 own_sync: false,
+                kept: std::mem::take(&mut st.kept),
             });
         }
         match h.conn.write_all(data).await {

@@ -98,11 +98,19 @@ impl Session {
                             let pending = held.pending.pop_front();
                             let own = pending.as_ref().is_some_and(|p| p.own_sync);
                             forward = !own;
-                            let effect = pending.and_then(|p| p.effect);
+                            let (effect, kept) = match pending {
+                                Some(p) => (p.effect, p.kept),
+                                None => (None, Default::default()),
+                            };
+                            // Statements after an error were skipped.
                             if let Some(effect) = &effect {
-                                // Statements after an error were skipped.
                                 for h in &effect.parsed {
                                     conn.prepared.settled(*h, held.failed);
+                                }
+                            }
+                            if !kept.is_empty() {
+                                for h in kept.iter() {
+                                    conn.prepared.settled(h, held.failed);
                                 }
                             }
                             let outcome = Outcome {

@@ -280,6 +280,9 @@ impl Session {
                 st.batch.clear();
                 st.info.clear();
                 st.take_effect();
+                // Parts sent before may not have run: what they kept stays
+                // pending, used by no later request.
+                st.kept = Default::default();
                 self.request_failed(st, &e, owed > 0);
                 return Ok(None);
             }
@@ -324,14 +327,7 @@ impl Session {
         }
         let server = match walked {
             Some(w) => {
-                if !w.kept.is_empty() {
-                    // Settled by the batch's ReadyForQuery.
-                    let parsed = Effect {
-                        parsed: w.kept,
-                        ..Effect::default()
-                    };
-                    merge(&mut st.effect, Some(Box::new(parsed)), st.executes);
-                }
+                st.kept.absorb(w.kept);
                 w.current
             }
             None => carry,

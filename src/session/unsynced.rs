@@ -74,6 +74,7 @@ impl Session {
             effect,
             swallow: false,
             own_sync: true,
+            kept: std::mem::take(&mut st.kept),
         });
         match h.conn.write_all(&sync).await {
             Ok(()) => h.outstanding += 1,
