@@ -145,6 +145,8 @@ pub struct Metrics {
     promotions: Counter,
     classify_hits: Counter,
     classify_misses: Counter,
+    auto_prepared: Counter,
+    auto_reused: Counter,
     backend_up: Family<BackendLabels, Gauge>,
     backend_role: Family<RoleLabels, Gauge>,
     backend_fenced: Family<BackendLabels, Gauge>,
@@ -187,6 +189,8 @@ impl Metrics {
             promotions: Counter::default(),
             classify_hits: Counter::default(),
             classify_misses: Counter::default(),
+            auto_prepared: Counter::default(),
+            auto_reused: Counter::default(),
             backend_up: Family::default(),
             backend_role: Family::default(),
             backend_fenced: Family::default(),
@@ -272,6 +276,16 @@ impl Metrics {
             "classify_cache_misses",
             h("Classification cache misses"),
             m.classify_misses.clone(),
+        );
+        r.register(
+            "auto_prepared",
+            h("Unnamed statements prepared on a server connection to be kept ([pool] auto_prepare)"),
+            m.auto_prepared.clone(),
+        );
+        r.register(
+            "auto_prepare_reused",
+            h("Unnamed statements answered by one kept on the server connection (not parsed again)"),
+            m.auto_reused.clone(),
         );
         r.register(
             "backend_up",
@@ -408,6 +422,16 @@ impl Metrics {
 
     pub fn promotion(&self) {
         self.promotions.inc();
+    }
+
+    /// What one batch did with its unnamed statements (`auto_prepare`).
+    pub fn auto_prepare(&self, prepared: u64, reused: u64) {
+        if prepared > 0 {
+            self.auto_prepared.inc_by(prepared);
+        }
+        if reused > 0 {
+            self.auto_reused.inc_by(reused);
+        }
     }
 
     pub fn classify_cache(&self, hit: bool) {

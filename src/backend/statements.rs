@@ -115,10 +115,9 @@ impl Default for Statements {
         Statements {
             protocol: LruCache::unbounded_with_hasher(Fast::default()),
             sql: HashMap::new(),
-            seen: LruCache::with_hasher(
-                std::num::NonZeroUsize::new(LIMIT).unwrap_or(std::num::NonZeroUsize::MIN),
-                Fast::default(),
-            ),
+            // Bounded by hand (`auto`): a bounded LruCache allocates its
+            // whole table up front, on every new server connection.
+            seen: LruCache::unbounded_with_hasher(Fast::default()),
             uncertain: 0,
             last: (Vec::new(), content_hash(&[])),
         }
@@ -251,6 +250,9 @@ impl Statements {
             }
             None => {
                 self.seen.put(hash, ());
+                if self.seen.len() > LIMIT {
+                    self.seen.pop_lru();
+                }
                 Auto::Plain
             }
         }
@@ -424,6 +426,14 @@ mod tests {
         }
         assert_eq!(k.iter().collect::<Vec<_>>(), vec![3, 4, 5]);
         assert!(k.contains(5) && !k.contains(6));
+
+        // What was seen once is bounded too: the oldest is forgotten.
+        let mut s = Statements::default();
+        for h in 0..=LIMIT as u64 {
+            assert_eq!(s.auto(h), Auto::Plain);
+        }
+        assert_eq!(s.auto(0), Auto::Plain, "forgotten");
+        assert_eq!(s.auto(LIMIT as u64), Auto::Prepare);
 
         // Gone with the rest.
         let mut s = Statements::default();

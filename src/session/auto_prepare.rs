@@ -66,6 +66,9 @@ pub(super) struct Walked {
     /// ReadyForQuery (a prepared one is pending until then; a failure
     /// makes them uncertain).
     pub kept: Kept,
+    /// Unnamed Parses sent prepared under a server name, and sent empty.
+    pub prepared: u64,
+    pub reused: u64,
 }
 
 /// Rewrites `batch` for the connection whose statements are `have`: each
@@ -84,6 +87,8 @@ pub(super) fn apply(
     let mut walked = Walked {
         current: carry,
         kept: Kept::default(),
+        prepared: 0,
+        reused: 0,
     };
     let out = spare;
     out.clear();
@@ -108,6 +113,7 @@ pub(super) fn apply(
                 match (auto, hash) {
                     (Auto::Prepare, Some(h)) => {
                         walked.kept.push(h);
+                        walked.prepared += 1;
                         put_frame(out, tag::PARSE, |b| {
                             messages::put_cstr(b, &statements::server_name(h));
                             b.put_slice(content);
@@ -115,6 +121,7 @@ pub(super) fn apply(
                     }
                     (Auto::Reuse, Some(h)) => {
                         walked.kept.push(h);
+                        walked.reused += 1;
                         empty_parse(out);
                     }
                     _ => out.extend_from_slice(frame),

@@ -327,6 +327,7 @@ impl Session {
         }
         let server = match walked {
             Some(w) => {
+                self.shared.metrics.auto_prepare(w.prepared, w.reused);
                 st.kept.absorb(w.kept);
                 w.current
             }

@@ -45,10 +45,14 @@ async fn a_repeated_unnamed_statement_is_parsed_once_per_connection() {
             .await
             .unwrap();
         let runs: i64 = kept[0].get(0);
+        let prepared = metric(&p, "pgsplit_auto_prepared_total").await;
+        let reused = metric(&p, "pgsplit_auto_prepare_reused_total").await;
         if on {
             assert_eq!(runs, 5, "{mode:?}: runs of the kept statement");
+            assert_eq!((prepared, reused), (1, 4), "{mode:?}");
         } else {
             assert_eq!(runs, -1, "{mode:?}: auto_prepare off keeps nothing");
+            assert_eq!((prepared, reused), (0, 0), "{mode:?}");
         }
         p.stop().await;
     }
