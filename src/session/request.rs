@@ -304,11 +304,18 @@ impl Session {
         let mut walked = None;
         if let Some(held) = held {
             let conn = &mut *held.conn;
-            if !info.autos.is_empty() || (carry.is_some() && info.unnamed_used) {
+            // In a failed transaction the server refuses a Parse (25P02)
+            // but not an empty one: every Parse goes as it came, so the
+            // error comes where the client expects it.
+            let autos: &[usize] = match conn.tx {
+                TxStatus::Failed => &[],
+                _ => &info.autos,
+            };
+            if !autos.is_empty() || (carry.is_some() && info.unnamed_used) {
                 let w = auto_prepare::apply(
                     &mut st.batch,
                     &mut st.spare,
-                    &info.autos,
+                    autos,
                     carry,
                     &mut conn.prepared,
                 );

@@ -194,3 +194,43 @@ async fn the_unnamed_statement_means_what_the_client_last_made_it() {
         p.stop().await;
     }
 }
+
+/// In a failed transaction the server refuses a Parse (25P02): a kept
+/// statement's Parse still goes as it came, so the client sees the error
+/// at its Parse, not a ParseComplete the server would not have sent.
+#[tokio::test]
+async fn a_parse_in_a_failed_transaction_fails_as_it_would_on_the_server() {
+    ensure_md5_user(cluster());
+    let sql = "SELECT 'kept'::text";
+    for mode in MODES {
+        let p = proxy_in(mode, true).await;
+        let mut c = Raw::connect(p.port).await;
+        c.send(&[raw::query("BEGIN")]).await;
+        for _ in 0..3 {
+            let r = c
+                .send(&[raw::parse("", sql), raw::run(""), raw::sync()])
+                .await;
+            assert_eq!(
+                (r.rows, r.errors),
+                (vec!["kept".into()], vec![]),
+                "{mode:?}"
+            );
+        }
+        let r = c.send(&[raw::query("SELECT 1/0")]).await;
+        assert_eq!(r.errors, vec!["22012".to_owned()], "{mode:?}");
+        c.write(&[raw::parse("", sql), raw::run(""), raw::sync()])
+            .await;
+        assert_eq!(c.read_until(b'Z').await, b"EZ", "{mode:?}");
+        let r = c.send(&[raw::query("ROLLBACK")]).await;
+        assert!(r.errors.is_empty(), "{mode:?}: {:?}", r.errors);
+        let r = c
+            .send(&[raw::parse("", sql), raw::run(""), raw::sync()])
+            .await;
+        assert_eq!(
+            (r.rows, r.errors),
+            (vec!["kept".into()], vec![]),
+            "{mode:?}"
+        );
+        p.stop().await;
+    }
+}
