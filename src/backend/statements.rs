@@ -108,6 +108,11 @@ enum State {
     /// ReadyForQuery has not come yet: the request may still fail before
     /// its Parse ran, so only that request may use it.
     Pending,
+    /// Parsed under a client's name by a request whose ReadyForQuery has
+    /// not come yet: the client's later Binds of that name may use it
+    /// (they would fail on the server too if it never ran), but it does
+    /// not stand in for an unnamed statement until it is confirmed.
+    Sent,
 }
 
 impl Default for Statements {
@@ -186,14 +191,20 @@ impl Statements {
     /// Looks a protocol statement up, marking it recently used.
     pub fn protocol(&mut self, hash: u64) -> Has {
         match self.protocol.get(&hash) {
-            Some(State::Exists) => Has::Yes,
+            Some(State::Exists | State::Sent) => Has::Yes,
             Some(State::Uncertain | State::Pending) => Has::Maybe,
             None => Has::No,
         }
     }
 
+    /// A statement the connection has for sure (a replay that succeeded).
     pub fn add_protocol(&mut self, hash: u64) {
         self.put(hash, State::Exists);
+    }
+
+    /// A client's named Parse sent: settled by its request's ReadyForQuery.
+    pub fn add_sent(&mut self, hash: u64) {
+        self.put(hash, State::Sent);
     }
 
     /// Every change of a protocol statement's state goes through here, so
@@ -243,7 +254,7 @@ impl Statements {
         let known = self.protocol.get(&hash).copied();
         match known {
             Some(State::Exists) => Auto::Reuse,
-            Some(State::Uncertain | State::Pending) => Auto::Plain,
+            Some(State::Uncertain | State::Pending | State::Sent) => Auto::Plain,
             None if self.seen.pop(&hash).is_some() && self.protocol.len() < LIMIT => {
                 self.put(hash, State::Pending);
                 Auto::Prepare
@@ -268,7 +279,7 @@ impl Statements {
         let old = *v;
         *v = match (failed, old) {
             (true, _) => State::Uncertain,
-            (false, State::Pending) => State::Exists,
+            (false, State::Pending | State::Sent) => State::Exists,
             (false, other) => other,
         };
         let new = *v;
@@ -396,6 +407,14 @@ mod tests {
         s.settled(8, true);
         assert_eq!(s.auto(8), Auto::Plain);
         assert_eq!(s.protocol(8), Has::Maybe);
+
+        // A client's named Parse of the text, not yet confirmed: its own
+        // Binds may use it, an unnamed statement not yet.
+        s.add_sent(9);
+        assert_eq!(s.protocol(9), Has::Yes);
+        assert_eq!(s.auto(9), Auto::Plain);
+        s.settled(9, false);
+        assert_eq!(s.auto(9), Auto::Reuse);
 
         // A full cache keeps nothing more.
         let mut s = Statements::default();

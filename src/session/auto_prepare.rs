@@ -76,13 +76,16 @@ pub(super) struct Walked {
 /// its server name, or empty (the connection has it); Binds and Describes
 /// of `""` after a statement kept so name it. `carry` is what `""` is on
 /// this connection from an earlier batch. `spare` is scratch space,
-/// swapped with `batch` when anything changed.
+/// swapped with `batch` when anything changed. A statement the batch also
+/// parses under a client's name (`named`) goes plain: the server would
+/// refuse the second Parse of its server name.
 pub(super) fn apply(
     batch: &mut BytesMut,
     spare: &mut BytesMut,
     candidates: &[usize],
     carry: Option<u64>,
     have: &mut Statements,
+    named: impl Fn(u64) -> bool,
 ) -> Walked {
     let mut walked = Walked {
         current: carry,
@@ -105,6 +108,7 @@ pub(super) fn apply(
                 let content = &body[1..];
                 let hash = candidate.then(|| have.hash_of(content));
                 let auto = match hash {
+                    Some(h) if named(h) => Auto::Plain,
                     Some(h) if walked.kept.contains(h) => Auto::Reuse,
                     Some(h) => have.auto(h),
                     None => Auto::Plain,
@@ -260,7 +264,9 @@ mod tests {
         have: &mut Statements,
     ) -> (Vec<(char, String)>, Walked) {
         let (mut b, parses) = batch_of(frames);
-        let walked = apply(&mut b, &mut BytesMut::new(), &parses, carry, have);
+        let walked = apply(&mut b, &mut BytesMut::new(), &parses, carry, have, |_| {
+            false
+        });
         (names(&b), walked)
     }
 
@@ -349,7 +355,14 @@ mod tests {
         frames.extend(exec_params(kept));
         let (mut b, parses) = batch_of(&frames);
         let before = b.clone();
-        let walked = apply(&mut b, &mut BytesMut::new(), &parses[1..], None, &mut have);
+        let walked = apply(
+            &mut b,
+            &mut BytesMut::new(),
+            &parses[1..],
+            None,
+            &mut have,
+            |_| false,
+        );
         assert_eq!(walked.current, Some(hash_of(kept)));
         let out = names(&b);
         assert_eq!(out[0].1, format!("|{kept}"));
@@ -358,7 +371,14 @@ mod tests {
         assert_ne!(b, before);
         // The other way round: "" ends as the server's own.
         let (mut b, parses) = batch_of(&frames);
-        let walked = apply(&mut b, &mut BytesMut::new(), &parses[..1], None, &mut have);
+        let walked = apply(
+            &mut b,
+            &mut BytesMut::new(),
+            &parses[..1],
+            None,
+            &mut have,
+            |_| false,
+        );
         assert_eq!(walked.current, None);
         assert_eq!(names(&b)[6].1, "", "bound to the server's own");
 
@@ -366,8 +386,32 @@ mod tests {
         let mut have = Statements::default();
         let (mut b, parses) = batch_of(&exec_params("SELECT 3"));
         let before = b.clone();
-        apply(&mut b, &mut BytesMut::new(), &parses, None, &mut have);
+        apply(
+            &mut b,
+            &mut BytesMut::new(),
+            &parses,
+            None,
+            &mut have,
+            |_| false,
+        );
         assert_eq!(b, before);
+
+        // Parsed under a client's name in the same batch: plain, though
+        // the connection has it (the named Parse recreates it).
+        let mut have = Statements::default();
+        have.add_protocol(hash_of("SELECT 3"));
+        let (mut b, parses) = batch_of(&exec_params("SELECT 3"));
+        let before = b.clone();
+        let h = hash_of("SELECT 3");
+        let w = apply(
+            &mut b,
+            &mut BytesMut::new(),
+            &parses,
+            None,
+            &mut have,
+            |x| x == h,
+        );
+        assert_eq!((b, w.current), (before, None));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::client::ClientConn;
 use super::greeting;
 use super::negotiate::first_packet;
 use super::settings;
-use super::sync::Prep;
+use super::sync::{Prep, Tidy};
 use super::EnsureError;
 use super::Session;
 
@@ -150,7 +150,10 @@ pub async fn handshake(client: ClientConn, shared: Arc<Shared>) -> Result<Outcom
         None => {
             // The first backend connection proves the database exists
             // (3D000 comes from the server) and supplies the values.
-            let slot = match session.prepare(session.startup_slot(), &[], &[]).await {
+            let slot = match session
+                .prepare(session.startup_slot(), &[], &[], Tidy::NOW)
+                .await
+            {
                 Prep::Ready(slot) => slot,
                 other => {
                     // A new connection owes no replies, so it is never busy.

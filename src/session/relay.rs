@@ -77,6 +77,15 @@ pub(super) struct Unnamed {
 }
 
 impl Relay {
+    /// The statement the client's `""` names on `slot`'s connection, when
+    /// the proxy keeps it there (`auto_prepare`).
+    pub(super) fn carry(&self, slot: Slot) -> Option<u64> {
+        self.last_unnamed
+            .as_ref()
+            .filter(|u| u.slot == slot)
+            .and_then(|u| u.server)
+    }
+
     /// A simple Query drops the unnamed statement of the connection it
     /// runs on.
     pub(super) fn unnamed_dropped(&mut self, slot: Slot) {

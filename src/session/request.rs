@@ -14,7 +14,7 @@ use super::fresh::Fresh as Freshness;
 use super::relay::{Flow, Relay, Unnamed};
 use super::settings::quote_ident;
 use super::state::{Body, Fresh};
-use super::sync::Prep;
+use super::sync::{Prep, Tidy};
 use super::tx_log::Step;
 use super::{Effect, Session, SessionError, Slot};
 use crate::admin::metrics;
@@ -132,7 +132,13 @@ impl Session {
             }
         }
         let prep = match self.reclaim_last_write(decision.target, routed.last_value) {
-            Ok(()) => self.prepare(decision.target, &needs, &fresh).await,
+            Ok(()) => {
+                let tidy = Tidy {
+                    allowed: st.open != Some(decision.target),
+                    except: None,
+                };
+                self.prepare(decision.target, &needs, &fresh, tidy).await
+            }
             Err(e) => Prep::Failed(e),
         };
         let slot = match self.ready_slot(st, prep, end) {
@@ -195,7 +201,11 @@ impl Session {
         if !self.may_send(st, Slot::Primary) {
             return Ok(Some(Flow::Blocked));
         }
-        let prep = self.prepare(Slot::Primary, &[], &[]).await;
+        let tidy = Tidy {
+            allowed: st.open != Some(Slot::Primary),
+            except: None,
+        };
+        let prep = self.prepare(Slot::Primary, &[], &[], tidy).await;
         let slot = match self.ready_slot(st, prep, end) {
             Ok(slot) => slot,
             Err(flow) => return Ok(flow),
@@ -270,7 +280,14 @@ impl Session {
         let fresh = st.info.fresh();
         let last_value = st.info.classes.iter().any(|c| c.last_value);
         let prep = match self.reclaim_last_write(decision.target, last_value) {
-            Ok(()) => self.prepare(decision.target, &st.info.needs, &fresh).await,
+            Ok(()) => {
+                let tidy = Tidy {
+                    allowed: st.open.is_none(),
+                    except: st.carry(decision.target),
+                };
+                self.prepare(decision.target, &st.info.needs, &fresh, tidy)
+                    .await
+            }
             Err(e) => Prep::Failed(e),
         };
         let slot = match prep {
@@ -290,17 +307,13 @@ impl Session {
         self.note_route(decision, slot);
         self.expect_write(slot, st.info.classes.iter().map(|c| &**c));
         self.send_deferred_begin(slot).await;
+        let carry = st.carry(slot);
         // Drained, not taken: the batch info keeps its allocations.
         let info = &mut st.info;
         let held = match slot {
             Slot::Primary => self.primary.as_mut(),
             Slot::Replica => self.replica.as_mut(),
         };
-        let carry = st
-            .last_unnamed
-            .as_ref()
-            .filter(|u| u.slot == slot)
-            .and_then(|u| u.server);
         let mut walked = None;
         if let Some(held) = held {
             let conn = &mut *held.conn;
@@ -311,13 +324,17 @@ impl Session {
                 TxStatus::Failed => &[],
                 _ => &info.autos,
             };
-            if !autos.is_empty() || (carry.is_some() && info.unnamed_used) {
+            // With a statement carried, any Parse, Close or Bind of ""
+            // in the batch may change or use it.
+            if !autos.is_empty() || carry.is_some() {
+                let parses = &info.parses;
                 let w = auto_prepare::apply(
                     &mut st.batch,
                     &mut st.spare,
                     autos,
                     carry,
                     &mut conn.prepared,
+                    |h| parses.iter().any(|p| p.1 == h),
                 );
                 walked = Some(w);
             }

@@ -244,7 +244,7 @@ impl Tracked {
         conn: &mut BackendConn,
     ) {
         match &body {
-            Body::Protocol(_) => conn.prepared.add_protocol(hash),
+            Body::Protocol(_) => conn.prepared.add_sent(hash),
             Body::Sql(_) => conn.prepared.add_sql(name, hash),
         }
         self.statements
@@ -323,6 +323,7 @@ impl Tracked {
         settings_current: bool,
         needs: &[String],
         fresh: &[Fresh],
+        tidy: super::sync::Tidy,
     ) -> Plan {
         let mut plan = Plan::default();
         if !settings_current {
@@ -396,9 +397,11 @@ impl Tracked {
         }
         // Statements a failed request left uncertain, not needed now: a
         // kept unnamed one may no longer run (`session::auto_prepare`).
-        for h in have.uncertain() {
-            if !plan.removed.contains(&h) && !keep.contains(&h) {
-                plan.drop_protocol(h);
+        if tidy.allowed {
+            for h in have.uncertain() {
+                if !plan.removed.contains(&h) && !keep.contains(&h) && tidy.except != Some(h) {
+                    plan.drop_protocol(h);
+                }
             }
         }
         for h in have.over(statements::LIMIT, &keep) {

@@ -10,6 +10,25 @@ use crate::backend::BackendConn;
 use crate::error::BackendError;
 use crate::protocol::{messages, tag, TxStatus};
 
+/// Whether a request may have its connection close the statements a
+/// failed request left uncertain (`Statements::uncertain`), first.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tidy {
+    /// Not while a batch is open on the connection: the close would end
+    /// with a Sync in the middle of the client's batch.
+    pub allowed: bool,
+    /// The statement the client's `""` names there: its Bind may still
+    /// come (the server keeps the unnamed statement after an error).
+    pub except: Option<u64>,
+}
+
+impl Tidy {
+    pub(super) const NOW: Tidy = Tidy {
+        allowed: true,
+        except: None,
+    };
+}
+
 /// Outcome of getting a connection ready.
 pub(super) enum Prep {
     /// Ready; the request goes to this slot (a replica request may have
@@ -24,8 +43,15 @@ pub(super) enum Prep {
 impl Session {
     /// Opens `slot`'s connection if needed and brings it up to date: its
     /// settings match the session, it has the statements in `needs`, and
-    /// none of the names in `fresh` (about to be prepared again).
-    pub(super) async fn prepare(&mut self, slot: Slot, needs: &[String], fresh: &[Fresh]) -> Prep {
+    /// none of the names in `fresh` (about to be prepared again); when
+    /// `tidy` allows, none left uncertain by a failed request.
+    pub(super) async fn prepare(
+        &mut self,
+        slot: Slot,
+        needs: &[String],
+        fresh: &[Fresh],
+        tidy: Tidy,
+    ) -> Prep {
         let slot = match self.ensure(slot).await {
             Ok(()) => slot,
             // Anything bound for a replica may run on the primary instead.
@@ -47,14 +73,20 @@ impl Session {
             return Prep::Failed(EnsureError::NoPrimary);
         };
         let current = held.synced == Some(generation);
+        let tidy = Tidy {
+            allowed: tidy.allowed && held.conn.prepared.unsettled(),
+            ..tidy
+        };
         if current
             && fresh.is_empty()
-            && !held.conn.prepared.unsettled()
+            && !tidy.allowed
             && self.tracked.has_all(&mut held.conn, needs)
         {
             return Prep::Ready(slot);
         }
-        let plan = self.tracked.plan(&mut held.conn, current, needs, fresh);
+        let plan = self
+            .tracked
+            .plan(&mut held.conn, current, needs, fresh, tidy);
         if plan.is_empty() {
             held.synced = Some(generation);
             return Prep::Ready(slot);

@@ -234,3 +234,85 @@ async fn a_parse_in_a_failed_transaction_fails_as_it_would_on_the_server() {
         p.stop().await;
     }
 }
+
+/// Found in review: what the client's `""` is stays exact when the batch
+/// that changes it keeps nothing, when a text is parsed under a name and
+/// unnamed in one batch, and after an Execute error (the server keeps the
+/// unnamed statement).
+#[tokio::test]
+async fn the_unnamed_statement_outlives_errors_and_follows_every_parse() {
+    ensure_md5_user(cluster());
+    let setup = direct(cluster().primary()).await;
+    setup
+        .batch_execute(
+            "DROP TABLE IF EXISTS ap_div; CREATE TABLE ap_div (v int); INSERT INTO ap_div VALUES (1);
+             GRANT SELECT ON ap_div TO PUBLIC",
+        )
+        .await
+        .unwrap();
+    let kept = "SELECT 'kept'::text";
+    // Not kept (a '*'), described without being bound in its batch.
+    let other = "SELECT 'other'::text AS o, * FROM (SELECT 1) AS x";
+    let div = "/* pgsplit:primary */ SELECT (10 / v)::text FROM ap_div";
+    for mode in MODES {
+        let p = proxy_in(mode, true).await;
+        let mut c = Raw::connect(p.port).await;
+        for _ in 0..3 {
+            c.send(&[raw::parse("", kept), raw::run(""), raw::sync()])
+                .await;
+        }
+        c.send(&[raw::parse("", other), raw::describe(""), raw::sync()])
+            .await;
+        let r = c.send(&[raw::run(""), raw::sync()]).await;
+        assert_eq!(
+            (r.rows, r.errors),
+            (vec!["other".into()], vec![]),
+            "{mode:?}"
+        );
+
+        // Parsed under a name and unnamed in one batch, before it is kept.
+        let t = "SELECT 'twice'::text";
+        c.send(&[raw::parse("", t), raw::sync()]).await;
+        let r = c
+            .send(&[
+                raw::parse("tw", t),
+                raw::run("tw"),
+                raw::parse("", t),
+                raw::run(""),
+                raw::sync(),
+            ])
+            .await;
+        assert_eq!(
+            (r.rows, r.errors),
+            (vec!["twice".into(), "twice".into()], vec![]),
+            "{mode:?}"
+        );
+
+        // Kept, then failing at Execute: Bound again, it runs.
+        for _ in 0..3 {
+            let r = c
+                .send(&[raw::parse("", div), raw::run(""), raw::sync()])
+                .await;
+            assert_eq!((r.rows, r.errors), (vec!["10".into()], vec![]), "{mode:?}");
+        }
+        setup
+            .batch_execute("UPDATE ap_div SET v = 0")
+            .await
+            .unwrap();
+        let r = c
+            .send(&[raw::parse("", div), raw::run(""), raw::sync()])
+            .await;
+        assert_eq!(r.errors, vec!["22012".to_owned()], "{mode:?}");
+        setup
+            .batch_execute("UPDATE ap_div SET v = 2")
+            .await
+            .unwrap();
+        let r = c.send(&[raw::run(""), raw::sync()]).await;
+        assert_eq!((r.rows, r.errors), (vec!["5".into()], vec![]), "{mode:?}");
+        setup
+            .batch_execute("UPDATE ap_div SET v = 1")
+            .await
+            .unwrap();
+        p.stop().await;
+    }
+}
