@@ -23,6 +23,20 @@ async fn proxy_in(mode: PoolMode, auto_prepare: bool) -> TestProxy {
 
 const MODES: [PoolMode; 2] = [PoolMode::Session, PoolMode::Transaction];
 
+/// What one request answered: the first column of each row, then the
+/// SQLSTATEs of its errors.
+#[track_caller]
+fn expect(r: raw::Reply, rows: &[&str], errors: &[&str], what: String) {
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    assert_eq!(
+        (strs(&r.rows), strs(&r.errors)),
+        (rows.to_vec(), errors.to_vec()),
+        "{what}"
+    );
+}
+
 #[tokio::test]
 async fn a_repeated_unnamed_statement_is_parsed_once_per_connection() {
     const SQL: &str = "SELECT $1::int + 1 AS next";
@@ -163,33 +177,22 @@ async fn the_unnamed_statement_means_what_the_client_last_made_it() {
             assert!(r.errors.is_empty(), "{mode:?}: {:?}", r.errors);
         }
         let r = c.send(&[raw::run(""), raw::sync()]).await;
-        assert_eq!(
-            (r.rows, r.errors),
-            (vec!["kept".into()], vec![]),
-            "{mode:?}"
-        );
+        expect(r, &["kept"], &[], format!("{mode:?}"));
         let r = c
             .send(&[raw::parse("", sql), raw::run(""), raw::sync()])
             .await;
-        assert_eq!(
-            (r.rows, r.errors),
-            (vec!["kept".into()], vec![]),
-            "{mode:?}"
-        );
+        expect(r, &["kept"], &[], format!("{mode:?}"));
         let r = c.send(&[raw::close(""), raw::run(""), raw::sync()]).await;
-        assert_eq!(
-            (r.rows, r.errors),
-            (vec![], vec!["26000".into()]),
-            "{mode:?}: closed"
-        );
+        expect(r, &[], &["26000"], format!("{mode:?}: closed"));
         c.send(&[raw::parse("", sql), raw::sync()]).await;
         let r = c.send(&[raw::query("SELECT 'simple'")]).await;
         assert_eq!(r.rows, vec!["simple".to_owned()], "{mode:?}");
         let r = c.send(&[raw::run(""), raw::sync()]).await;
-        assert_eq!(
-            (r.rows, r.errors),
-            (vec![], vec!["26000".into()]),
-            "{mode:?}: dropped by the Query"
+        expect(
+            r,
+            &[],
+            &["26000"],
+            format!("{mode:?}: dropped by the Query"),
         );
         p.stop().await;
     }
@@ -210,11 +213,7 @@ async fn a_parse_in_a_failed_transaction_fails_as_it_would_on_the_server() {
             let r = c
                 .send(&[raw::parse("", sql), raw::run(""), raw::sync()])
                 .await;
-            assert_eq!(
-                (r.rows, r.errors),
-                (vec!["kept".into()], vec![]),
-                "{mode:?}"
-            );
+            expect(r, &["kept"], &[], format!("{mode:?}"));
         }
         let r = c.send(&[raw::query("SELECT 1/0")]).await;
         assert_eq!(r.errors, vec!["22012".to_owned()], "{mode:?}");
@@ -226,11 +225,7 @@ async fn a_parse_in_a_failed_transaction_fails_as_it_would_on_the_server() {
         let r = c
             .send(&[raw::parse("", sql), raw::run(""), raw::sync()])
             .await;
-        assert_eq!(
-            (r.rows, r.errors),
-            (vec!["kept".into()], vec![]),
-            "{mode:?}"
-        );
+        expect(r, &["kept"], &[], format!("{mode:?}"));
         p.stop().await;
     }
 }
@@ -264,11 +259,7 @@ async fn the_unnamed_statement_outlives_errors_and_follows_every_parse() {
         c.send(&[raw::parse("", other), raw::describe(""), raw::sync()])
             .await;
         let r = c.send(&[raw::run(""), raw::sync()]).await;
-        assert_eq!(
-            (r.rows, r.errors),
-            (vec!["other".into()], vec![]),
-            "{mode:?}"
-        );
+        expect(r, &["other"], &[], format!("{mode:?}"));
 
         // Parsed under a name and unnamed in one batch, before it is kept.
         let t = "SELECT 'twice'::text";
@@ -282,18 +273,14 @@ async fn the_unnamed_statement_outlives_errors_and_follows_every_parse() {
                 raw::sync(),
             ])
             .await;
-        assert_eq!(
-            (r.rows, r.errors),
-            (vec!["twice".into(), "twice".into()], vec![]),
-            "{mode:?}"
-        );
+        expect(r, &["twice", "twice"], &[], format!("{mode:?}"));
 
         // Kept, then failing at Execute: Bound again, it runs.
         for _ in 0..3 {
             let r = c
                 .send(&[raw::parse("", div), raw::run(""), raw::sync()])
                 .await;
-            assert_eq!((r.rows, r.errors), (vec!["10".into()], vec![]), "{mode:?}");
+            expect(r, &["10"], &[], format!("{mode:?}"));
         }
         setup
             .batch_execute("UPDATE ap_div SET v = 0")
@@ -308,7 +295,7 @@ async fn the_unnamed_statement_outlives_errors_and_follows_every_parse() {
             .await
             .unwrap();
         let r = c.send(&[raw::run(""), raw::sync()]).await;
-        assert_eq!((r.rows, r.errors), (vec!["5".into()], vec![]), "{mode:?}");
+        expect(r, &["5"], &[], format!("{mode:?}"));
         setup
             .batch_execute("UPDATE ap_div SET v = 1")
             .await
