@@ -29,6 +29,7 @@
 
 use bytes::{BufMut, BytesMut};
 
+use super::rewrite;
 use crate::backend::statements::{self, Auto, Kept, Statements};
 use crate::classify::{Class, Classification, WriteReason};
 use crate::protocol::messages::{self, put_frame};
@@ -132,27 +133,15 @@ pub(super) fn apply(
                 }
                 changed |= auto != Auto::Plain;
             }
-            tag::BIND => match (walked.current, unnamed_bound(body)) {
-                (Some(h), Some((portal, rest))) => {
-                    put_frame(out, tag::BIND, |b| {
-                        b.put_slice(portal);
-                        messages::put_cstr(b, &statements::server_name(h));
-                        b.put_slice(rest);
-                    });
-                    changed = true;
-                }
-                _ => out.extend_from_slice(frame),
-            },
-            tag::DESCRIBE if body == b"S\0" => match walked.current {
-                Some(h) => {
-                    put_frame(out, tag::DESCRIBE, |b| {
-                        b.put_u8(b'S');
-                        messages::put_cstr(b, &statements::server_name(h));
-                    });
-                    changed = true;
-                }
-                None => out.extend_from_slice(frame),
-            },
+            // Checked here, so the rewrite cannot fail.
+            tag::BIND if binds_unnamed(body) && walked.current.is_some() => {
+                let h = walked.current.unwrap_or_default();
+                changed |= rewrite::bind(out, frame, &statements::server_name(h)).is_some();
+            }
+            tag::DESCRIBE if body == b"S\0" && walked.current.is_some() => {
+                let h = walked.current.unwrap_or_default();
+                changed |= rewrite::target(out, frame, &statements::server_name(h)).is_some();
+            }
             t => {
                 if t == tag::CLOSE && body == b"S\0" {
                     // The client's "" is gone; the server closes its own.
@@ -171,12 +160,11 @@ pub(super) fn apply(
     walked
 }
 
-/// A Bind body naming the unnamed statement: its portal name with its
-/// NUL, and what follows the statement name.
-fn unnamed_bound(body: &[u8]) -> Option<(&[u8], &[u8])> {
-    let nul = body.iter().position(|&b| b == 0)?;
-    let (portal, after) = body.split_at(nul + 1);
-    after.strip_prefix(&[0]).map(|rest| (portal, rest))
+/// A Bind body naming the unnamed statement (`portal\0 \0 …`).
+fn binds_unnamed(body: &[u8]) -> bool {
+    body.iter()
+        .position(|&b| b == 0)
+        .is_some_and(|nul| body.get(nul + 1) == Some(&0))
 }
 
 /// The end of the whole frame starting at `at`, if there is one.
@@ -416,13 +404,11 @@ mod tests {
 
     #[test]
     fn binds_of_the_unnamed_statement() {
-        assert_eq!(
-            unnamed_bound(b"p1\0\0\0\x01"),
-            Some((&b"p1\0"[..], &b"\0\x01"[..]))
-        );
-        assert_eq!(unnamed_bound(b"\0\0"), Some((&b"\0"[..], &b""[..])));
-        assert_eq!(unnamed_bound(b"\0s1\0"), None, "a named statement");
-        assert_eq!(unnamed_bound(b"p1"), None, "malformed");
+        assert!(binds_unnamed(b"p1\0\0\0\x01"));
+        assert!(binds_unnamed(b"\0\0"));
+        assert!(!binds_unnamed(b"\0s1\0"), "a named statement");
+        assert!(!binds_unnamed(b"p1"), "malformed");
+        assert!(!binds_unnamed(b"p1\0"), "malformed");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::AsyncReadExt;
 
 use super::batch::BatchInfo;
+use super::sync::Tidy;
 use super::tx_log::Outcome;
 use super::{Effect, EnsureError, Held, Session, SessionError, Slot};
 use crate::backend::statements::Kept;
@@ -84,6 +85,16 @@ impl Relay {
             .as_ref()
             .filter(|u| u.slot == slot)
             .and_then(|u| u.server)
+    }
+
+    /// What a request for `slot` lets its connection close first: its
+    /// uncertain statements unless a batch is open there, sparing the one
+    /// the client's `""` names.
+    pub(super) fn tidy(&self, slot: Slot) -> Tidy {
+        Tidy {
+            allowed: self.open != Some(slot),
+            except: self.carry(slot),
+        }
     }
 
     /// A simple Query drops the unnamed statement of the connection it

@@ -108,10 +108,8 @@ impl Session {
                                     conn.prepared.settled(*h, held.failed);
                                 }
                             }
-                            if !kept.is_empty() {
-                                for h in kept.iter() {
-                                    conn.prepared.settled(h, held.failed);
-                                }
+                            for h in kept.iter() {
+                                conn.prepared.settled(h, held.failed);
                             }
                             let outcome = Outcome {
                                 before: conn.tx,

@@ -133,9 +133,10 @@ impl Session {
         }
         let prep = match self.reclaim_last_write(decision.target, routed.last_value) {
             Ok(()) => {
+                // The Query drops the unnamed statement: nothing to spare.
                 let tidy = Tidy {
-                    allowed: st.open != Some(decision.target),
                     except: None,
+                    ..st.tidy(decision.target)
                 };
                 self.prepare(decision.target, &needs, &fresh, tidy).await
             }
@@ -202,8 +203,8 @@ impl Session {
             return Ok(Some(Flow::Blocked));
         }
         let tidy = Tidy {
-            allowed: st.open != Some(Slot::Primary),
             except: None,
+            ..st.tidy(Slot::Primary)
         };
         let prep = self.prepare(Slot::Primary, &[], &[], tidy).await;
         let slot = match self.ready_slot(st, prep, end) {
@@ -280,11 +281,9 @@ impl Session {
         let fresh = st.info.fresh();
         let last_value = st.info.classes.iter().any(|c| c.last_value);
         let prep = match self.reclaim_last_write(decision.target, last_value) {
+            // A batch goes where one is open (`batch_decision`).
             Ok(()) => {
-                let tidy = Tidy {
-                    allowed: st.open.is_none(),
-                    except: st.carry(decision.target),
-                };
+                let tidy = st.tidy(decision.target);
                 self.prepare(decision.target, &st.info.needs, &fresh, tidy)
                     .await
             }

@@ -38,16 +38,23 @@ pub fn parse_content(frame: &[u8]) -> Option<&[u8]> {
 
 /// Bind: `portal\0 stmt\0 rest` → `portal\0 new\0 rest`.
 /// Appended to `out`, which is where the rewritten message goes (the batch).
+/// The names are split on bytes: the caller has read them already.
 pub fn bind(out: &mut BytesMut, frame: &[u8], new: &str) -> Option<()> {
-    let (portal, rest) = cstr(frame.get(5..)?)?;
-    let (_, rest) = cstr(rest)?;
+    let (portal, rest) = through_nul(frame.get(5..)?)?;
+    let (_, rest) = through_nul(rest)?;
     out.reserve(frame.len() + new.len());
     put_frame(out, frame[0], |b| {
-        put_cstr(b, portal);
+        b.put_slice(portal);
         put_cstr(b, new);
         b.put_slice(rest);
     });
     Some(())
+}
+
+/// `b` split after its first NUL (kept on the left).
+fn through_nul(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let nul = b.iter().position(|&c| c == 0)?;
+    Some(b.split_at(nul + 1))
 }
 
 /// Describe / Close of a statement: `S name\0` → `S new\0`, appended to `out`.
